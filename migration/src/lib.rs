@@ -1,0 +1,15 @@
+//! One migration timeline for SQLite and PostgreSQL. Modules append their migrations here in order.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod common;
+mod m20261126_000001_platform;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_platform::Migration)]
+    }
+}

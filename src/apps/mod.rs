@@ -1,0 +1,2 @@
+//! Domain modules, one folder each (SPEC.md "Modules"). Each exposes `router()` and, where it has
+//! background work, `register_jobs()`; `startup.rs` composes them.

@@ -1,0 +1,16 @@
+//! The state every handler and job receives.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::platform::clock::SharedClock;
+use crate::platform::db::Db;
+use crate::platform::keys::Keys;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    pub keys: Arc<Keys>,
+}

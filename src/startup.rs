@@ -1,0 +1,324 @@
+//! The composition root: config → database → routers → job handlers → event subscribers → schedules.
+//! Adding a module means adding its router, its jobs and its schedules here, nowhere else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use migration::MigratorTrait;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::platform::audit;
+use crate::platform::clock::SharedClock;
+use crate::platform::db::{self, Db};
+use crate::platform::error::AppError;
+use crate::platform::events::EventBus;
+use crate::platform::jobs::scheduler::{self, ScheduleDef, Scheduler};
+use crate::platform::jobs::{self, Registry, Worker, WorkerOptions, handler_fn};
+use crate::platform::state::AppState;
+use crate::platform::{health, keys, limits, openapi};
+
+/// Periodic work. Written to the `schedules` table on start-up when missing; the table then rules.
+pub fn schedules() -> Vec<ScheduleDef> {
+    vec![
+        ScheduleDef {
+            name: "audit.seal",
+            cron: "0 * * * * *",
+            job_kind: audit::SEAL_JOB,
+            payload: serde_json::json!({}),
+        },
+        ScheduleDef {
+            name: "jobs.prune",
+            cron: "0 30 23 * * *",
+            job_kind: PRUNE_JOB,
+            payload: serde_json::json!({ "keep_days": 30 }),
+        },
+    ]
+}
+
+const PRUNE_JOB: &str = "jobs.prune";
+
+#[derive(Deserialize)]
+struct PrunePayload {
+    keep_days: i64,
+}
+
+/// Every job handler and event subscriber of the system.
+///
+/// # Errors
+/// A kind registered twice.
+pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
+    let mut registry = Registry::new();
+    let bus = EventBus::new();
+    registry.register(
+        audit::SEAL_JOB,
+        handler_fn(|ctx| {
+            Box::pin(async move {
+                audit::seal_all(&ctx.db, ctx.clock.as_ref()).await?;
+                Ok(())
+            })
+        }),
+    );
+    registry.register(
+        PRUNE_JOB,
+        handler_fn(|ctx| {
+            Box::pin(async move {
+                let p: PrunePayload = ctx.payload()?;
+                let n = jobs::prune(&ctx.db, ctx.clock.now(), p.keep_days).await?;
+                tracing::info!(deleted = n, "pruned finished jobs");
+                Ok(())
+            })
+        }),
+    );
+    // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
+    bus.install(&mut registry);
+    registry.validate()?;
+    Ok(registry)
+}
+
+/// The HTTP application: API, docs, health, (later) the UI.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::router())
+        .split_for_parts();
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/api/docs/").url("/api/schema/", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(limits::limit(limits::JSON_DEFAULT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    let mut r = AppError::Internal(anyhow::anyhow!("handler panicked")).into_response();
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+/// Connects, migrates (or checks that nothing is pending), resolves keys and installs schedules.
+///
+/// # Errors
+/// Database unreachable, migrations pending with auto-migrate off, or a failed migration.
+pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    let db = db::connect(&config.database_url, config.db_max_connections).await?;
+    if config.auto_migrate {
+        migration::Migrator::up(&db, None)
+            .await
+            .context("running database migrations")?;
+    } else {
+        ensure_migrated(&db).await?;
+    }
+    let keys = keys::resolve(&config, &db, clock.as_ref())
+        .await
+        .context("resolving keys")?;
+    scheduler::install(&db, clock.now(), &schedules()).await?;
+    Ok(AppState {
+        db,
+        clock,
+        config: Arc::new(config),
+        keys: Arc::new(keys),
+    })
+}
+
+async fn ensure_migrated(db: &Db) -> anyhow::Result<()> {
+    let pending = migration::Migrator::get_pending_migrations(db)
+        .await
+        .context("reading migration status")?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database has {} pending migration(s); run `px360 migrate` first",
+            pending.len()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    pub worker: bool,
+    pub scheduler: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            scheduler: true,
+        }
+    }
+}
+
+/// A built application, listening but not yet serving.
+pub struct Application {
+    state: AppState,
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    options: ServeOptions,
+}
+
+impl Application {
+    /// # Errors
+    /// See [`prepare`]; also when the bind address is taken.
+    pub async fn build(
+        config: Config,
+        clock: SharedClock,
+        options: ServeOptions,
+    ) -> anyhow::Result<Self> {
+        let bind = config.bind;
+        let state = prepare(config, clock).await?;
+        let registry = Arc::new(job_registry(&state)?);
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("PX360_BIND: cannot listen on {bind}"))?;
+        Ok(Self {
+            state,
+            listener,
+            registry,
+            options,
+        })
+    }
+
+    /// # Errors
+    /// When the socket has no address (not expected once bound).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    pub fn worker(&self) -> Worker {
+        worker(&self.state, self.registry.clone())
+    }
+
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(
+            self.state.db.clone(),
+            self.state.clock.clone(),
+            self.state.config.scheduler_tick,
+        )
+    }
+
+    /// Serves until `shutdown` is cancelled, with the worker and scheduler in-process as configured.
+    ///
+    /// # Errors
+    /// Server errors.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut background = vec![];
+        if self.options.worker {
+            background.push(tokio::spawn(self.worker().run(shutdown.clone())));
+        }
+        if self.options.scheduler {
+            background.push(tokio::spawn(self.scheduler().run(shutdown.clone())));
+        }
+        let app = router(self.state.clone());
+        tracing::info!(
+            address = %self.listener.local_addr()?,
+            worker = self.options.worker,
+            scheduler = self.options.scheduler,
+            "PX360 is serving"
+        );
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+        shutdown.cancel();
+        for task in background {
+            let _ = task.await;
+        }
+        served.context("HTTP server failed")
+    }
+}
+
+pub fn worker(state: &AppState, registry: Arc<Registry>) -> Worker {
+    Worker::new(
+        state.db.clone(),
+        state.clock.clone(),
+        registry,
+        WorkerOptions {
+            concurrency: state.config.worker_concurrency,
+            lease: state.config.job_lease,
+            poll: state.config.worker_poll,
+            ..Default::default()
+        },
+    )
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        t.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}
