@@ -59,7 +59,9 @@ pub async fn check(config: Config) -> anyhow::Result<ExitCode> {
 
 pub async fn audit_verify(config: Config) -> anyhow::Result<ExitCode> {
     let db = db::connect(&config.database_url, 2).await?;
-    let report = audit::verify(&db).await.context("verifying the audit chain")?;
+    let report = audit::verify(&db)
+        .await
+        .context("verifying the audit chain")?;
     match &report.first_broken {
         None => {
             println!(

@@ -147,9 +147,9 @@ impl Config {
         };
 
         let encryption_key = match src.get("PX360_ENCRYPTION_KEY") {
-            Some(k) => Some(Secret::new(parse_key32(&k).map_err(|m| {
-                ConfigError::new("PX360_ENCRYPTION_KEY", m)
-            })?)),
+            Some(k) => Some(Secret::new(
+                parse_key32(&k).map_err(|m| ConfigError::new("PX360_ENCRYPTION_KEY", m))?,
+            )),
             None if prod => {
                 return Err(ConfigError::new(
                     "PX360_ENCRYPTION_KEY",
@@ -381,8 +381,14 @@ mod tests {
             cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
             "DATABASE_URL"
         );
-        assert_eq!(cfg(&[("PX360_BIND", "nope")]).unwrap_err().var, "PX360_BIND");
-        assert_eq!(cfg(&[("PX360_ENV", "staging")]).unwrap_err().var, "PX360_ENV");
+        assert_eq!(
+            cfg(&[("PX360_BIND", "nope")]).unwrap_err().var,
+            "PX360_BIND"
+        );
+        assert_eq!(
+            cfg(&[("PX360_ENV", "staging")]).unwrap_err().var,
+            "PX360_ENV"
+        );
         assert_eq!(
             cfg(&[("PX360_WORKER_CONCURRENCY", "0")]).unwrap_err().var,
             "PX360_WORKER_CONCURRENCY"

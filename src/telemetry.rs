@@ -40,7 +40,9 @@ pub fn init(config: &Config) -> anyhow::Result<()> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("PX360_INTEGRATIONS_LOG: cannot open {}", path.display()))?;
+                .with_context(|| {
+                    format!("PX360_INTEGRATIONS_LOG: cannot open {}", path.display())
+                })?;
             Some(
                 fmt::layer()
                     .json()

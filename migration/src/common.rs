@@ -5,7 +5,11 @@ use sea_orm_migration::prelude::*;
 
 /// UUID v7 primary key (`id`).
 pub fn id_pk() -> ColumnDef {
-    ColumnDef::new(Alias::new("id")).uuid().not_null().primary_key().take()
+    ColumnDef::new(Alias::new("id"))
+        .uuid()
+        .not_null()
+        .primary_key()
+        .take()
 }
 
 /// A timestamp with time zone (timestamptz on PostgreSQL, ISO text on SQLite).
@@ -41,7 +45,10 @@ pub fn string(name: &str, len: u32) -> ColumnDef {
 }
 
 pub fn string_null(name: &str, len: u32) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).string_len(len).null().take()
+    ColumnDef::new(Alias::new(name))
+        .string_len(len)
+        .null()
+        .take()
 }
 
 pub fn text(name: &str) -> ColumnDef {

@@ -48,8 +48,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("jobs", "ix_jobs_status_run_at", &["status", "run_at"]))
-            .await?;
+        m.create_index(index(
+            "jobs",
+            "ix_jobs_status_run_at",
+            &["status", "run_at"],
+        ))
+        .await?;
         m.create_index(index("jobs", "ix_jobs_kind", &["kind"]))
             .await?;
 
@@ -156,7 +160,8 @@ impl MigrationTrait for Migration {
             "jobs",
             "system_kv",
         ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).take()).await?;
+            m.drop_table(Table::drop().table(Alias::new(t)).take())
+                .await?;
         }
         Ok(())
     }

@@ -154,7 +154,8 @@ impl JobHandler for Dispatcher {
         let txn = ctx.begin().await?;
         for sub in self.bus.subscribers(event.event_type()) {
             // The key makes a re-run of this dispatch (after a crash) harmless.
-            let job = NewJob::new(sub.clone(), &event).dedupe(format!("event:{}:{sub}", ctx.job_id));
+            let job =
+                NewJob::new(sub.clone(), &event).dedupe(format!("event:{}:{sub}", ctx.job_id));
             jobs::enqueue(&txn, ctx.clock.as_ref(), job).await?;
         }
         ctx.complete(txn).await

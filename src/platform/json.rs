@@ -26,9 +26,14 @@ where
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge("Request body is larger than this endpoint accepts.".into())
+                AppError::PayloadTooLarge(
+                    "Request body is larger than this endpoint accepts.".into(),
+                )
             } else {
-                AppError::BadRequest(format!("Could not read the request body: {}", r.body_text()))
+                AppError::BadRequest(format!(
+                    "Could not read the request body: {}",
+                    r.body_text()
+                ))
             }
         })?;
         parse(&bytes).map(ApiJson)
@@ -40,7 +45,12 @@ fn is_json(req: &Request) -> bool {
         return false;
     };
     let Ok(ct) = ct.to_str() else { return false };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -81,6 +91,7 @@ fn shape_error(path: &str, raw: &str) -> FieldErrors {
                 "\"{value}\" is not a valid choice; allowed: {}",
                 expected
                     .trim_start_matches("one of ")
+                    .replace("` or `", ", ")
                     .replace('`', "")
             ),
             None => msg.to_string(),
@@ -122,7 +133,12 @@ mod tests {
     fn malformed_json_is_a_detail_error() {
         let e = parse::<Body>(b"{\"mrn\": ").unwrap_err();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
-        assert!(e.body()["detail"].as_str().unwrap().starts_with("JSON parse error"));
+        assert!(
+            e.body()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("JSON parse error")
+        );
     }
 
     #[test]
@@ -142,7 +158,12 @@ mod tests {
     #[test]
     fn a_wrong_type_is_reported_on_its_field() {
         let e = parse::<Body>(br#"{"mrn": "1", "kind": "STAGE", "count": "x"}"#).unwrap_err();
-        assert!(e.body()["count"][0].as_str().unwrap().starts_with("Invalid type"));
+        assert!(
+            e.body()["count"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid type")
+        );
     }
 
     #[test]

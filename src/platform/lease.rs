@@ -30,12 +30,7 @@ pub async fn acquire<C: ConnectionTrait>(
             backend,
             "UPDATE leases SET holder = $1, expires_at = $2 WHERE name = $3 \
              AND (holder = $1 OR holder IS NULL OR expires_at IS NULL OR expires_at < $4)",
-            vec![
-                holder.into(),
-                (now + ttl).into(),
-                name.into(),
-                now.into(),
-            ],
+            vec![holder.into(), (now + ttl).into(), name.into(), now.into()],
         ))
         .await?;
     Ok(r.rows_affected() == 1)

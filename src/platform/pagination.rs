@@ -257,7 +257,10 @@ pub fn apply<E: EntityTrait>(
                         f.name,
                         format!(
                             "\"{}\" is not a valid choice; allowed: {}",
-                            bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                            bad.iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             allowed.join(", ")
                         ),
                     );
@@ -338,18 +341,26 @@ mod tests {
     use super::*;
     use crate::platform::clock::TestClock;
     use crate::platform::jobs::{self, NewJob, model};
-    use sea_orm::Database;
     use migration::MigratorTrait;
+    use sea_orm::Database;
 
     async fn db_with_jobs(n: usize) -> sea_orm::DatabaseConnection {
         let db = Database::connect("sqlite::memory:").await.unwrap();
         migration::Migrator::up(&db, None).await.unwrap();
         let clock = TestClock::starting_now();
         for i in 0..n {
-            let kind = if i % 3 == 0 { "report.build" } else { "sms.send" };
-            jobs::enqueue(&db, &clock, NewJob::new(kind, serde_json::json!({ "i": i })))
-                .await
-                .unwrap();
+            let kind = if i % 3 == 0 {
+                "report.build"
+            } else {
+                "sms.send"
+            };
+            jobs::enqueue(
+                &db,
+                &clock,
+                NewJob::new(kind, serde_json::json!({ "i": i })),
+            )
+            .await
+            .unwrap();
             clock.advance(chrono::Duration::seconds(1));
         }
         db
@@ -387,11 +398,16 @@ mod tests {
     async fn pages_have_count_and_links() {
         let db = db_with_jobs(60).await;
         let q = ListQuery::parse("/api/x/", "page=2&page_size=25&ordering=-run_at").unwrap();
-        let p = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap();
+        let p = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap();
         assert_eq!(p.count, 60);
         assert_eq!(p.results.len(), 25);
         assert_eq!(p.next.as_deref(), Some("/api/x/?ordering=-run_at&page=3"));
-        assert_eq!(p.previous.as_deref(), Some("/api/x/?ordering=-run_at&page=1"));
+        assert_eq!(
+            p.previous.as_deref(),
+            Some("/api/x/?ordering=-run_at&page=1")
+        );
         assert!(p.results[0].run_at > p.results[24].run_at);
     }
 
@@ -399,13 +415,19 @@ mod tests {
     async fn search_and_filters_narrow_the_list() {
         let db = db_with_jobs(30).await;
         let q = ListQuery::parse("/", "search=REPORT&status=pending").unwrap();
-        let p = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap();
+        let p = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap();
         assert_eq!(p.count, 10);
         let q = ListQuery::parse("/", "kind=sms.send").unwrap();
-        let p = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap();
+        let p = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap();
         assert_eq!(p.count, 20);
         let q = ListQuery::parse("/", "status=DONE").unwrap();
-        let p = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap();
+        let p = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap();
         assert_eq!(p.count, 0);
     }
 
@@ -413,7 +435,9 @@ mod tests {
     async fn like_wildcards_in_search_are_literal() {
         let db = db_with_jobs(5).await;
         let q = ListQuery::parse("/", "search=%25").unwrap();
-        let p = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap();
+        let p = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap();
         assert_eq!(p.count, 0);
     }
 
@@ -422,16 +446,29 @@ mod tests {
         let db = db_with_jobs(3).await;
         let bad = |qs: &str| ListQuery::parse("/", qs);
         assert!(bad("page=0").unwrap_err().body().get("page").is_some());
-        assert!(bad("page_size=x").unwrap_err().body().get("page_size").is_some());
+        assert!(
+            bad("page_size=x")
+                .unwrap_err()
+                .body()
+                .get("page_size")
+                .is_some()
+        );
         for qs in ["ordering=secret", "status=NOPE", "run_after=yesterday"] {
             let q = bad(qs).unwrap();
-            let e = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap_err();
+            let e = paginate(&db, model::Entity::find(), &spec(), &q)
+                .await
+                .unwrap_err();
             assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{qs}");
         }
         let q = bad("status=NOPE").unwrap();
-        let e = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap_err();
+        let e = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap_err();
         let msg = e.body()["status"][0].as_str().unwrap().to_string();
-        assert!(msg.contains("allowed: PENDING, RUNNING, DONE, DEAD"), "{msg}");
+        assert!(
+            msg.contains("allowed: PENDING, RUNNING, DONE, DEAD"),
+            "{msg}"
+        );
     }
 
     #[tokio::test]
@@ -440,7 +477,9 @@ mod tests {
         let q = ListQuery::parse("/", "page_size=5000").unwrap();
         assert_eq!(q.page_size, MAX_PAGE_SIZE);
         let q = ListQuery::parse("/", "page=2").unwrap();
-        let e = paginate(&db, model::Entity::find(), &spec(), &q).await.unwrap_err();
+        let e = paginate(&db, model::Entity::find(), &spec(), &q)
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), axum::http::StatusCode::NOT_FOUND);
         assert_eq!(e.body()["detail"], "Invalid page.");
     }

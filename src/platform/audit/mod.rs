@@ -110,7 +110,9 @@ pub async fn record<C: ConnectionTrait>(
         hash: Set(None),
         sealed_at: Set(None),
     };
-    model::Entity::insert(row).exec_without_returning(conn).await?;
+    model::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     Ok(id)
 }
 

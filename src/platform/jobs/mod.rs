@@ -265,10 +265,11 @@ impl Registry {
 
     pub fn register(&mut self, kind: impl Into<String>, handler: Arc<dyn JobHandler>) -> &mut Self {
         let kind = kind.into();
-        if self.handlers.contains_key(&kind) {
-            self.duplicates.push(kind);
-        } else {
-            self.handlers.insert(kind, handler);
+        match self.handlers.entry(kind) {
+            std::collections::hash_map::Entry::Occupied(e) => self.duplicates.push(e.key().clone()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(handler);
+            }
         }
         self
     }
@@ -289,10 +290,7 @@ impl Registry {
         if self.duplicates.is_empty() {
             Ok(())
         } else {
-            anyhow::bail!(
-                "job kinds registered twice: {}",
-                self.duplicates.join(", ")
-            )
+            anyhow::bail!("job kinds registered twice: {}", self.duplicates.join(", "))
         }
     }
 }

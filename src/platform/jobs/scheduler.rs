@@ -98,7 +98,9 @@ impl Scheduler {
 
     fn lease_ttl(&self) -> Duration {
         // Long enough to survive a slow tick, short enough that a standby takes over quickly.
-        Duration::from_std(self.tick * 10).unwrap_or(Duration::seconds(30)).max(Duration::seconds(10))
+        Duration::from_std(self.tick * 10)
+            .unwrap_or(Duration::seconds(30))
+            .max(Duration::seconds(10))
     }
 
     /// One scheduler tick: take or renew the lease, then enqueue every due schedule.
@@ -163,7 +165,9 @@ impl Scheduler {
                 tracing::warn!(error = %e, "scheduler heartbeat failed");
             }
             match self.tick().await {
-                Ok(o) if !o.fired.is_empty() => tracing::debug!(fired = ?o.fired, "schedules fired"),
+                Ok(o) if !o.fired.is_empty() => {
+                    tracing::debug!(fired = ?o.fired, "schedules fired")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
             }

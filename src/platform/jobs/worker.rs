@@ -36,7 +36,9 @@ impl Default for Backoff {
 impl Backoff {
     /// Delay before the retry that follows failed attempt number `attempt` (1-based).
     pub fn delay(&self, attempt: i32) -> Duration {
-        let exp = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(30);
+        let exp = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
         let raw = self
             .base
             .checked_mul(2_i32.saturating_pow(exp))
@@ -151,8 +153,7 @@ impl Worker {
         let jobs = self.claim(self.opts.concurrency).await?;
         let n = jobs.len();
         futures::future::join_all(jobs.into_iter().map(|j| {
-            let span =
-                tracing::info_span!("job", id = %j.id, kind = %j.kind, attempt = j.attempts);
+            let span = tracing::info_span!("job", id = %j.id, kind = %j.kind, attempt = j.attempts);
             self.execute(j).instrument(span)
         }))
         .await;
@@ -220,8 +221,12 @@ impl Worker {
             return;
         }
         let Some(handler) = self.registry.get(&job.kind) else {
-            self.finish_failed(&job, &format!("no handler registered for job kind '{}'", job.kind), true)
-                .await;
+            self.finish_failed(
+                &job,
+                &format!("no handler registered for job kind '{}'", job.kind),
+                true,
+            )
+            .await;
             return;
         };
         let ctx = JobContext {
@@ -254,7 +259,10 @@ impl Worker {
             Ok(Err(JobError::Permanent(e))) => {
                 self.finish_failed(&job, &format!("{e:#}"), true).await;
             }
-            Err(_) => self.finish_failed(&job, "job handler panicked", false).await,
+            Err(_) => {
+                self.finish_failed(&job, "job handler panicked", false)
+                    .await
+            }
         }
     }
 

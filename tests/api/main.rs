@@ -1,0 +1,13 @@
+//! Black-box tests over HTTP and the CLI. Each test gets its own database: a SQLite file in a temp dir,
+//! or a fresh PostgreSQL schema when `PX360_TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod audit;
+mod cli;
+mod errors;
+mod events;
+mod health;
+mod jobs;
+mod scheduler;
