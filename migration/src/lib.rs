@@ -4,12 +4,16 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod common;
 mod m20261126_000001_platform;
+mod m20261126_000002_accounts_organizations;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_platform::Migration)]
+        vec![
+            Box::new(m20261126_000001_platform::Migration),
+            Box::new(m20261126_000002_accounts_organizations::Migration),
+        ]
     }
 }

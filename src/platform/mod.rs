@@ -1,6 +1,7 @@
 //! Cross-cutting mechanisms with no business rules. Modules under `apps/` build on these.
 
 pub mod audit;
+pub mod auth;
 pub mod calendar;
 pub mod clock;
 pub mod db;
@@ -16,5 +17,6 @@ pub mod lease;
 pub mod limits;
 pub mod openapi;
 pub mod pagination;
+pub mod rbac;
 pub mod secret;
 pub mod state;

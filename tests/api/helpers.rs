@@ -189,3 +189,143 @@ impl Drop for TestApp {
         self.shutdown.cancel();
     }
 }
+
+/// Factories: rows written straight to the tables so tests of one module do not depend on another's API.
+pub mod factory {
+    use super::TestApp;
+    use px360::platform::auth;
+    use px360::platform::clock::Clock;
+    use px360::platform::rbac::Role;
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    use uuid::Uuid;
+
+    pub async fn exec(app: &TestApp, sql: &str, values: Vec<Value>) {
+        let db = app.db();
+        db.execute_raw(px360::platform::db::stmt(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+
+    /// A hospital (with default settings row) and its id.
+    pub async fn hospital(app: &TestApp, code: &str) -> Uuid {
+        let id = Uuid::now_v7();
+        let now = app.clock.now();
+        exec(
+            app,
+            "INSERT INTO hospitals (id, code, name_en, name_ar, city, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'Riyadh', $5, $6, $6)",
+            vec![
+                id.into(),
+                code.into(),
+                format!("Hospital {code}").into(),
+                format!("مستشفى {code}").into(),
+                true.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        id
+    }
+
+    /// A department under `parent` (materialised path maintained like the service does).
+    pub async fn department(
+        app: &TestApp,
+        hospital: Uuid,
+        code: &str,
+        parent: Option<Uuid>,
+    ) -> Uuid {
+        let id = Uuid::now_v7();
+        let now = app.clock.now();
+        let parent_path = match parent {
+            Some(p) => {
+                let db = app.db();
+                let row = db
+                    .query_one_raw(px360::platform::db::stmt(
+                        db.get_database_backend(),
+                        "SELECT path FROM departments WHERE id = $1",
+                        vec![p.into()],
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<String>(0).unwrap()
+            }
+            None => "/".to_string(),
+        };
+        let path = format!("{parent_path}{id}/");
+        exec(
+            app,
+            "INSERT INTO departments (id, hospital_id, parent_id, code, name_en, name_ar, category, path, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'CLINICAL', $7, $8, $9, $9)",
+            vec![
+                id.into(),
+                hospital.into(),
+                parent.into(),
+                code.into(),
+                format!("Dept {code}").into(),
+                format!("قسم {code}").into(),
+                path.into(),
+                true.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        id
+    }
+
+    /// A user holding one role assignment, and an access token for it.
+    pub async fn user(
+        app: &TestApp,
+        role: Role,
+        hospital: Option<Uuid>,
+        department: Option<Uuid>,
+    ) -> (Uuid, String) {
+        let id = Uuid::now_v7();
+        let now = app.clock.now();
+        let email = format!(
+            "{}-{}@example.sa",
+            role.code().to_lowercase(),
+            &id.simple().to_string()[24..]
+        );
+        exec(
+            app,
+            "INSERT INTO users (id, email, first_name_en, last_name_en, first_name_ar, last_name_ar, preferred_language, is_active, is_service_account, created_at, updated_at) \
+             VALUES ($1, $2, 'Test', 'User', 'مستخدم', 'اختبار', 'en', $3, $4, $5, $5)",
+            vec![id.into(), email.into(), true.into(), false.into(), now.into()],
+        )
+        .await;
+        exec(
+            app,
+            "INSERT INTO role_assignments (id, user_id, role, hospital_id, department_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                Uuid::now_v7().into(),
+                id.into(),
+                role.code().into(),
+                hospital.into(),
+                department.into(),
+                now.into(),
+            ],
+        )
+        .await;
+        (id, token(app, id))
+    }
+
+    pub fn token(app: &TestApp, user: Uuid) -> String {
+        auth::encode(&app.state, &auth::access_claims(user, app.clock.now())).unwrap()
+    }
+
+    #[allow(dead_code)]
+    pub async fn count(app: &TestApp, sql: &str) -> i64 {
+        let db = app.db();
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+}
