@@ -90,3 +90,51 @@ pub async fn audit_seal(config: Config, clock: SharedClock) -> anyhow::Result<Ex
     println!("sealed {n} audit rows");
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn create_admin(
+    config: Config,
+    clock: SharedClock,
+    email: String,
+    password: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let password = match password.or_else(|| {
+        std::env::var("PX360_ADMIN_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+    }) {
+        Some(p) => p,
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password("Password for the new PX admin: ")
+                .context("reading the password")?
+        }
+        None => anyhow::bail!("no password: pass --password or set PX360_ADMIN_PASSWORD"),
+    };
+    let state = startup::prepare(config, clock).await?;
+    match px360::apps::accounts::create_admin(&state, &email, &password).await {
+        Ok((id, created)) => {
+            println!(
+                "{} PX admin {email} ({id})",
+                if created { "created" } else { "updated" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(px360::platform::error::AppError::Validation(f)) => {
+            let msgs: Vec<String> =
+                f.0.iter()
+                    .map(|(k, v)| format!("{k}: {}", v.join(" ")))
+                    .collect();
+            anyhow::bail!("{}", msgs.join("; "))
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+pub async fn create_default_roles(config: Config) -> anyhow::Result<ExitCode> {
+    let db = db::connect(&config.database_url, 2).await?;
+    let n = px360::apps::accounts::create_default_roles(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("roles created: {n} (the other roles already existed)");
+    Ok(ExitCode::SUCCESS)
+}

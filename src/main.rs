@@ -33,6 +33,19 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create a PX admin (or reset an existing user to PX admin with a new password).
+    CreateAdmin(CreateAdminArgs),
+    /// Re-create any of the eight roles that is missing (migrations create them).
+    CreateDefaultRoles,
+}
+
+#[derive(Args)]
+struct CreateAdminArgs {
+    #[arg(long)]
+    email: String,
+    /// Falls back to PX360_ADMIN_PASSWORD; prompts only when run on a terminal.
+    #[arg(long)]
+    password: Option<String>,
 }
 
 #[derive(Args)]
@@ -103,5 +116,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Check => commands::check(config).await,
         Command::Audit(AuditCommand::Verify) => commands::audit_verify(config).await,
         Command::Audit(AuditCommand::Seal) => commands::audit_seal(config, clock).await,
+        Command::CreateAdmin(a) => commands::create_admin(config, clock, a.email, a.password).await,
+        Command::CreateDefaultRoles => commands::create_default_roles(config).await,
     }
 }

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod audit;
 mod cli;
 mod errors;
