@@ -3,8 +3,40 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
+use tokio_util::sync::CancellationToken;
 
-use crate::platform::db::stmt;
+use crate::platform::clock::SharedClock;
+use crate::platform::db::{Db, stmt};
+
+/// How often a running process beats.
+pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Beats once now (so health sees the process as soon as it starts), then every [`INTERVAL`] on a task
+/// of its own until `shutdown`; the row is removed on the way out.
+pub async fn spawn(
+    db: Db,
+    clock: SharedClock,
+    id: String,
+    kind: &'static str,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let started = clock.now();
+    if let Err(e) = beat(&db, &id, kind, started, started).await {
+        tracing::warn!(error = %e, kind, "heartbeat failed");
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(INTERVAL) => {}
+            }
+            if let Err(e) = beat(&db, &id, kind, started, clock.now()).await {
+                tracing::warn!(error = %e, kind, "heartbeat failed");
+            }
+        }
+        let _ = remove(&db, &id).await;
+    })
+}
 
 pub const WORKER: &str = "worker";
 pub const SCHEDULER: &str = "scheduler";

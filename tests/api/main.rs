@@ -11,4 +11,5 @@ mod errors;
 mod events;
 mod health;
 mod jobs;
+mod rbac_matrix;
 mod scheduler;

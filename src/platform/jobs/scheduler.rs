@@ -156,14 +156,15 @@ impl Scheduler {
     /// The scheduler loop; releases the lease on shutdown so a standby can take over at once.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(scheduler = %self.id, "scheduler started");
-        let started = self.clock.now();
+        let beating = heartbeat::spawn(
+            self.db.clone(),
+            self.clock.clone(),
+            self.id.clone(),
+            heartbeat::SCHEDULER,
+            shutdown.clone(),
+        )
+        .await;
         while !shutdown.is_cancelled() {
-            let now = self.clock.now();
-            if let Err(e) =
-                heartbeat::beat(&self.db, &self.id, heartbeat::SCHEDULER, started, now).await
-            {
-                tracing::warn!(error = %e, "scheduler heartbeat failed");
-            }
             match self.tick().await {
                 Ok(o) if !o.fired.is_empty() => {
                     tracing::debug!(fired = ?o.fired, "schedules fired")
@@ -177,7 +178,7 @@ impl Scheduler {
             }
         }
         let _ = lease::release(&self.db, LEASE_NAME, &self.id).await;
-        let _ = heartbeat::remove(&self.db, &self.id).await;
+        let _ = beating.await;
         tracing::info!(scheduler = %self.id, "scheduler stopped");
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use futures::FutureExt;
 use rand::Rng;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult};
@@ -179,18 +179,16 @@ impl Worker {
     /// (jobs in flight finish first).
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(worker = %self.id, "job worker started");
-        let started = self.clock.now();
-        let mut last_beat: Option<DateTime<Utc>> = None;
+        // Beats on its own task, so a long batch never makes the worker look dead to /health/.
+        let beating = heartbeat::spawn(
+            self.db.clone(),
+            self.clock.clone(),
+            self.id.clone(),
+            heartbeat::WORKER,
+            shutdown.clone(),
+        )
+        .await;
         while !shutdown.is_cancelled() {
-            let now = self.clock.now();
-            if last_beat.is_none_or(|t| now - t >= Duration::seconds(5)) {
-                if let Err(e) =
-                    heartbeat::beat(&self.db, &self.id, heartbeat::WORKER, started, now).await
-                {
-                    tracing::warn!(error = %e, "worker heartbeat failed");
-                }
-                last_beat = Some(now);
-            }
             let ran = match self.run_once().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -205,7 +203,7 @@ impl Worker {
                 }
             }
         }
-        let _ = heartbeat::remove(&self.db, &self.id).await;
+        let _ = beating.await;
         tracing::info!(worker = %self.id, "job worker stopped");
     }
 

@@ -1,0 +1,293 @@
+//! The RBAC matrix. Routes come from the application's own OpenAPI document (every API route is
+//! registered through utoipa-axum, so a new endpoint joins this test automatically). For every route
+//! and every role it checks that nothing of another hospital (or, for department roles, of a sibling
+//! department) is ever returned or changed, and that every non-public route refuses anonymous calls.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use px360::platform::clock::Clock;
+use px360::platform::rbac::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::factory::{self, exec};
+use crate::helpers::{TestApp, spawn_app};
+
+/// Routes anyone may call.
+const PUBLIC: &[&str] = &[
+    "/health/",
+    "/api/auth/token/",
+    "/api/auth/token/refresh/",
+    "/api/auth/refresh/",
+    "/api/auth/logout/",
+    "/api/auth/password/reset/",
+    "/api/auth/password/reset/confirm/",
+];
+
+/// One hospital's worth of objects, by the collection path that serves them.
+struct Fixtures {
+    by_collection: BTreeMap<&'static str, Uuid>,
+    all_ids: BTreeSet<Uuid>,
+}
+
+async fn person_row(app: &TestApp, table: &str, hospital: Uuid, department: Uuid, n: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    let sql = if table == "physicians" {
+        "INSERT INTO physicians (id, hospital_id, department_id, license_number, first_name_en, last_name_en, \
+         first_name_ar, last_name_ar, specialty, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'Omar', 'Haddad', 'عمر', 'حداد', 'Cardiology', TRUE, $5, $5)"
+    } else {
+        "INSERT INTO employees (id, hospital_id, department_id, employee_number, first_name_en, last_name_en, \
+         first_name_ar, last_name_ar, job_title, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'Lina', 'Saleh', 'لينا', 'صالح', 'Clerk', $5, $5)"
+    };
+    let values = vec![
+        id.into(),
+        hospital.into(),
+        department.into(),
+        format!("{table}-{n}").into(),
+        app.clock.now().into(),
+    ];
+    exec(app, sql, values).await;
+    id
+}
+
+async fn patient(app: &TestApp, hospital: Uuid, mrn: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    exec(
+        app,
+        "INSERT INTO patients (id, hospital_id, mrn, first_name_en, last_name_en, first_name_ar, last_name_ar, search_text, preferred_language, gender, opt_out, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'Ahmed', 'Otaibi', 'أحمد', 'العتيبي', '', 'ar', 'MALE', $4, $5, $5)",
+        vec![id.into(), hospital.into(), mrn.into(), false.into(), app.clock.now().into()],
+    )
+    .await;
+    id
+}
+
+async fn api_key(app: &TestApp, hospital: Uuid, owner: Uuid, n: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    exec(
+        app,
+        "INSERT INTO api_keys (id, name, user_id, hospital_id, prefix, key_hash, created_at) VALUES ($1, 'HIS', $2, $3, $4, 'x', $5)",
+        vec![id.into(), owner.into(), hospital.into(), format!("pfx{n}").into(), app.clock.now().into()],
+    )
+    .await;
+    id
+}
+
+/// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
+/// ones a department role of `main` must not see.
+async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
+    let h = factory::hospital(app, code).await;
+    let main = factory::department(app, h, &format!("{code}-MAIN"), None).await;
+    let sibling = factory::department(app, h, &format!("{code}-SIB"), None).await;
+    let mut fx = vec![];
+    for (dept, tag) in [(main, "m"), (sibling, "s")] {
+        let (user, _) = factory::user(app, Role::Staff, Some(h), Some(dept)).await;
+        let mut by: BTreeMap<&'static str, Uuid> = BTreeMap::new();
+        by.insert("/api/auth/users/", user);
+        by.insert(
+            "/api/auth/api-keys/",
+            api_key(app, h, user, &format!("{code}{tag}")).await,
+        );
+        by.insert("/api/organizations/hospitals/", h);
+        by.insert("/api/organizations/departments/", dept);
+        by.insert(
+            "/api/organizations/physicians/",
+            person_row(app, "physicians", h, dept, &format!("{code}{tag}")).await,
+        );
+        by.insert(
+            "/api/organizations/employees/",
+            person_row(app, "employees", h, dept, &format!("{code}{tag}")).await,
+        );
+        by.insert(
+            "/api/organizations/patients/",
+            patient(app, h, &format!("MRN-{code}{tag}")).await,
+        );
+        let all_ids = by.values().copied().collect();
+        fx.push(Fixtures {
+            by_collection: by,
+            all_ids,
+        });
+    }
+    let sib = fx.pop().unwrap();
+    let mainfx = fx.pop().unwrap();
+    (h, main, sibling, mainfx, sib)
+}
+
+struct Route {
+    method: String,
+    path: String,
+}
+
+async fn routes(app: &TestApp) -> Vec<Route> {
+    let doc: Value = app
+        .client
+        .get(app.url("/api/schema/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut out = vec![];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                out.push(Route {
+                    method: method.clone(),
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The concrete URL for a route against `fx`'s objects; None when the route has no path parameter.
+fn concrete(route: &Route, fx: &Fixtures) -> String {
+    let Some(start) = route.path.find('{') else {
+        return route.path.clone();
+    };
+    let collection = &route.path[..start];
+    let id = fx.by_collection.get(collection).unwrap_or_else(|| {
+        panic!(
+            "the RBAC matrix has no fixture for {} {}: add one",
+            route.method, route.path
+        )
+    });
+    let end = route.path[start..].find('}').unwrap() + start;
+    format!("{}{}{}", &route.path[..start], id, &route.path[end + 1..])
+}
+
+async fn call(app: &TestApp, method: &str, url: &str, token: Option<&str>) -> (u16, String) {
+    let full = app.url(url);
+    let mut r = match method {
+        "get" => app.client.get(full),
+        "post" => app.client.post(full).json(&json!({})),
+        "put" => app.client.put(full).json(&json!({})),
+        "patch" => app
+            .client
+            .patch(full)
+            .json(&json!({"first_name_en": "Leaked", "name_en": "Leaked", "active": false})),
+        "delete" => app.client.delete(full),
+        _ => unreachable!(),
+    };
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let resp = r.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+fn leaked(body: &str, forbidden: &BTreeSet<Uuid>) -> Option<Uuid> {
+    forbidden
+        .iter()
+        .copied()
+        .find(|id| body.contains(&id.to_string()))
+}
+
+#[tokio::test]
+async fn no_role_ever_reaches_another_hospital_or_a_sibling_department() {
+    let app = spawn_app().await;
+    let (_a, _a_main, _a_sib, a_fx, a_sib_fx) = hospital_fixtures(&app, "A").await;
+    let (b, b_main, _b_sib, _b_fx, _) = hospital_fixtures(&app, "B").await;
+    let all_routes = routes(&app).await;
+    assert!(all_routes.len() > 10, "the schema lists the API routes");
+    let mut failures = vec![];
+
+    // 1. Every non-public route refuses anonymous callers.
+    for r in all_routes
+        .iter()
+        .filter(|r| !PUBLIC.contains(&r.path.as_str()))
+    {
+        let (s, _) = call(&app, &r.method, &concrete(r, &a_fx), None).await;
+        if s != 401 {
+            failures.push(format!(
+                "anonymous {} {} → {s} (want 401)",
+                r.method, r.path
+            ));
+        }
+    }
+
+    // 2. Every role of hospital B, against A's objects: nothing of A is returned, nothing is changed.
+    let a_ids: BTreeSet<Uuid> = a_fx.all_ids.union(&a_sib_fx.all_ids).copied().collect();
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::PxAdmin) {
+        let dept = role.needs_department().then_some(b_main);
+        let (_, token) = factory::user(&app, role, Some(b), dept).await;
+        for r in all_routes
+            .iter()
+            .filter(|r| !PUBLIC.contains(&r.path.as_str()))
+        {
+            for fx in [&a_fx, &a_sib_fx] {
+                let url = concrete(r, fx);
+                let (s, body) = call(&app, &r.method, &url, Some(&token)).await;
+                if (200..300).contains(&s) && r.path.contains('{') {
+                    failures.push(format!("{role:?} of B: {} {url} → {s}", r.method));
+                }
+                if let Some(id) = leaked(&body, &a_ids) {
+                    failures.push(format!(
+                        "{role:?} of B: {} {url} → {s} shows A's object {id}",
+                        r.method
+                    ));
+                }
+            }
+        }
+    }
+
+    // 3. Department roles of A's main department, against the sibling department's objects (tables
+    // without a department column are hospital-wide by design and are skipped).
+    let hospital_wide = [
+        "/api/organizations/hospitals/",
+        "/api/organizations/patients/",
+        "/api/auth/api-keys/",
+    ];
+    let sibling_ids: BTreeSet<Uuid> = a_sib_fx
+        .by_collection
+        .iter()
+        .filter(|(k, _)| !hospital_wide.contains(k))
+        .map(|(_, v)| *v)
+        .collect();
+    let a_main = a_fx.by_collection["/api/organizations/departments/"];
+    let a_h = a_fx.by_collection["/api/organizations/hospitals/"];
+    for role in [Role::DepartmentManager, Role::Nurse, Role::Staff] {
+        let (_, token) = factory::user(&app, role, Some(a_h), Some(a_main)).await;
+        for r in all_routes
+            .iter()
+            .filter(|r| !PUBLIC.contains(&r.path.as_str()))
+        {
+            if hospital_wide.iter().any(|p| r.path.starts_with(p)) {
+                continue;
+            }
+            let url = concrete(r, &a_sib_fx);
+            let (s, body) = call(&app, &r.method, &url, Some(&token)).await;
+            if (200..300).contains(&s) && r.path.contains('{') {
+                failures.push(format!("{role:?} of A/main: {} {url} → {s}", r.method));
+            }
+            if let Some(id) = leaked(&body, &sibling_ids) {
+                failures.push(format!(
+                    "{role:?} of A/main: {} {url} → {s} shows sibling object {id}",
+                    r.method
+                ));
+            }
+        }
+    }
+
+    assert!(failures.is_empty(), "RBAC leaks:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_px_admin_reaches_every_hospital() {
+    let app = spawn_app().await;
+    let (_, _, _, a_fx, _) = hospital_fixtures(&app, "A").await;
+    let (_, token) = factory::user(&app, Role::PxAdmin, None, None).await;
+    for r in routes(&app)
+        .await
+        .into_iter()
+        .filter(|r| r.method == "get" && r.path.contains('{'))
+    {
+        let url = concrete(&r, &a_fx);
+        let (s, body) = call(&app, "get", &url, Some(&token)).await;
+        assert_eq!(s, 200, "{url}: {body}");
+    }
+}
