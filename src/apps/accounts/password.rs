@@ -74,7 +74,8 @@ pub fn validate(password: &str, email: &str, field: &str) -> AppResult<()> {
         e.add(field, "This password is too common.");
     }
     let local = email.split('@').next().unwrap_or("").to_lowercase();
-    if !local.is_empty() && lower.contains(&local) {
+    // Very short local parts ("a@…") would match almost any password; only compare meaningful ones.
+    if local.chars().count() >= 4 && lower.contains(&local) {
         e.add(field, "The password is too similar to the email address.");
     }
     e.into_result()
