@@ -1,2 +1,4 @@
 //! Domain modules, one folder each (SPEC.md "Modules"). Each exposes `router()` and, where it has
 //! background work, `register_jobs()`; `startup.rs` composes them.
+
+pub mod organizations;
