@@ -11,7 +11,8 @@ impl Phone {
     /// # Errors
     /// A message for the client when the number is not a valid international number.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        const MSG: &str = "Enter a valid phone number in international E.164 form, e.g. +966501234567.";
+        const MSG: &str =
+            "Enter a valid phone number in international E.164 form, e.g. +966501234567.";
         let compact: String = raw
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))

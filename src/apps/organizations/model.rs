@@ -276,9 +276,18 @@ mod tests {
 
     #[test]
     fn national_ids_are_ten_digits_starting_with_one_or_two() {
-        assert_eq!(NationalId::parse("1012345678").unwrap().as_str(), "1012345678");
-        assert_eq!(NationalId::parse("2 012-345 678").unwrap().as_str(), "2012345678");
-        assert_eq!(NationalId::parse("١٠١٢٣٤٥٦٧٨").unwrap().as_str(), "1012345678");
+        assert_eq!(
+            NationalId::parse("1012345678").unwrap().as_str(),
+            "1012345678"
+        );
+        assert_eq!(
+            NationalId::parse("2 012-345 678").unwrap().as_str(),
+            "2012345678"
+        );
+        assert_eq!(
+            NationalId::parse("١٠١٢٣٤٥٦٧٨").unwrap().as_str(),
+            "1012345678"
+        );
         for bad in ["3012345678", "101234567", "10123456789", "10123x5678", ""] {
             assert!(NationalId::parse(bad).is_err(), "{bad}");
         }

@@ -55,17 +55,37 @@ fn spec() -> ListSpec<department::Entity> {
         ],
         default_ordering: vec![(C::Code, Order::Asc), (C::Id, Order::Asc)],
         filters: vec![
-            Filter { name: "hospital", column: C::HospitalId, kind: FilterKind::Uuid },
-            Filter { name: "parent", column: C::ParentId, kind: FilterKind::Uuid },
-            Filter { name: "category", column: C::Category, kind: FilterKind::Choice(CATEGORIES) },
-            Filter { name: "active", column: C::Active, kind: FilterKind::Bool },
+            Filter {
+                name: "hospital",
+                column: C::HospitalId,
+                kind: FilterKind::Uuid,
+            },
+            Filter {
+                name: "parent",
+                column: C::ParentId,
+                kind: FilterKind::Uuid,
+            },
+            Filter {
+                name: "category",
+                column: C::Category,
+                kind: FilterKind::Choice(CATEGORIES),
+            },
+            Filter {
+                name: "active",
+                column: C::Active,
+                kind: FilterKind::Bool,
+            },
         ],
     }
 }
 
 /// # Errors
 /// 403 without view permission; 400 for bad list parameters.
-pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<Page<DepartmentOut>> {
+pub async fn list(
+    state: &AppState,
+    p: &Principal,
+    q: &ListQuery,
+) -> AppResult<Page<DepartmentOut>> {
     let select = rbac::scoped(
         department::Entity::find().filter(department::Column::DeletedAt.is_null()),
         p,
@@ -73,10 +93,16 @@ pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<P
         Operation::View,
         cols(),
     )?;
-    Ok(paginate(&state.db, select, &spec(), q).await?.map(Into::into))
+    Ok(paginate(&state.db, select, &spec(), q)
+        .await?
+        .map(Into::into))
 }
 
-async fn visible<C: ConnectionTrait>(conn: &C, p: &Principal, id: Uuid) -> AppResult<department::Model> {
+async fn visible<C: ConnectionTrait>(
+    conn: &C,
+    p: &Principal,
+    id: Uuid,
+) -> AppResult<department::Model> {
     rbac::scoped(
         department::Entity::find_by_id(id).filter(department::Column::DeletedAt.is_null()),
         p,
@@ -115,7 +141,12 @@ async fn code_taken<C: ConnectionTrait>(conn: &C, m: &department::Model) -> AppR
 }
 
 /// Resolves `m.parent_id` and sets `m.path`; refuses a parent in the department's own subtree.
-async fn place<C: ConnectionTrait>(conn: &C, p: &Principal, form: &mut Form, m: &mut department::Model) -> AppResult<()> {
+async fn place<C: ConnectionTrait>(
+    conn: &C,
+    p: &Principal,
+    form: &mut Form,
+    m: &mut department::Model,
+) -> AppResult<()> {
     let own = format!("{}/", m.id);
     let Some(parent) = m.parent_id else {
         m.path = format!("/{own}");
@@ -127,7 +158,10 @@ async fn place<C: ConnectionTrait>(conn: &C, p: &Principal, form: &mut Form, m: 
     }
     if let Some(pd) = check_department(conn, p, form, "parent", parent, m.hospital_id).await? {
         if pd.path.contains(&format!("/{own}")) {
-            form.add("parent", "A department cannot be moved under one of its own sub-departments.");
+            form.add(
+                "parent",
+                "A department cannot be moved under one of its own sub-departments.",
+            );
         } else {
             m.path = format!("{}{own}", pd.path);
         }
@@ -169,12 +203,29 @@ pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResu
                 }
             }
         }
-        let r = Reach { department: m.parent_id, ..reach(&m) };
+        let r = Reach {
+            department: m.parent_id,
+            ..reach(&m)
+        };
         check_placement(p, R, Operation::Create, &mut form, r, "parent");
         form.finish()?;
-        let saved = m.into_active_model().reset_all().insert(txn).await
+        let saved = m
+            .into_active_model()
+            .reset_all()
+            .insert(txn)
+            .await
             .map_err(|e| on_constraint(e, "code", CODE_TAKEN))?;
-        audit(txn, state, p, "department", "created", saved.id, Some(saved.hospital_id), json!({"code": saved.code})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "department",
+            "created",
+            saved.id,
+            Some(saved.hospital_id),
+            json!({"code": saved.code}),
+        )
+        .await?;
         Ok(saved.into())
     })
     .await
@@ -184,7 +235,13 @@ pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResu
 ///
 /// # Errors
 /// 404 out of view scope, 403 without edit permission, 400 for invalid fields or a cycle.
-pub async fn update(state: &AppState, p: &Principal, id: Uuid, i: DepartmentIn, mode: Mode) -> AppResult<DepartmentOut> {
+pub async fn update(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    i: DepartmentIn,
+    mode: Mode,
+) -> AppResult<DepartmentOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
         allow(p, R, Operation::Edit, reach(&before))?;
@@ -203,7 +260,11 @@ pub async fn update(state: &AppState, p: &Principal, id: Uuid, i: DepartmentIn, 
         let now = state.clock.now();
         m.updated_at = now;
         let fields = changed!(before, m; parent_id, code, name_en, name_ar, category, active);
-        let saved = m.into_active_model().reset_all().update(txn).await
+        let saved = m
+            .into_active_model()
+            .reset_all()
+            .update(txn)
+            .await
             .map_err(|e| on_constraint(e, "code", CODE_TAKEN))?;
         if saved.path != before.path {
             let subtree = department::Entity::find()
@@ -219,7 +280,17 @@ pub async fn update(state: &AppState, p: &Principal, id: Uuid, i: DepartmentIn, 
                 am.update(txn).await?;
             }
         }
-        audit(txn, state, p, "department", "updated", id, Some(saved.hospital_id), json!({"fields": fields})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "department",
+            "updated",
+            id,
+            Some(saved.hospital_id),
+            json!({"fields": fields}),
+        )
+        .await?;
         Ok(saved.into())
     })
     .await
@@ -247,7 +318,17 @@ pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> 
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));
         am.update(txn).await?;
-        audit(txn, state, p, "department", "deleted", id, Some(hospital), json!({})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "department",
+            "deleted",
+            id,
+            Some(hospital),
+            json!({}),
+        )
+        .await?;
         Ok(())
     })
     .await

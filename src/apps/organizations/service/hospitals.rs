@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -14,7 +15,9 @@ use super::{Form, Mode, Reach, allow, audit, changed};
 use crate::apps::organizations::model::{
     ACTION_TRIGGERS, CHANNELS, WEEKDAYS, choice_error, hospital, hospital_settings,
 };
-use crate::apps::organizations::wire::{HospitalIn, HospitalOut, HospitalSettings, HospitalSettingsIn};
+use crate::apps::organizations::wire::{
+    HospitalIn, HospitalOut, HospitalSettings, HospitalSettingsIn,
+};
 use crate::platform::calendar::WorkCalendar;
 use crate::platform::db::in_txn;
 use crate::platform::error::{AppError, AppResult, on_constraint};
@@ -64,7 +67,9 @@ pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<P
         Operation::View,
         cols(),
     )?;
-    Ok(paginate(&state.db, select, &spec(), q).await?.map(Into::into))
+    Ok(paginate(&state.db, select, &spec(), q)
+        .await?
+        .map(Into::into))
 }
 
 /// A live hospital within the caller's view scope.
@@ -153,7 +158,17 @@ pub async fn create(state: &AppState, p: &Principal, input: HospitalIn) -> AppRe
             .reset_all()
             .insert(txn)
             .await?;
-        audit(txn, state, p, "hospital", "created", saved.id, Some(saved.id), json!({"code": saved.code})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "hospital",
+            "created",
+            saved.id,
+            Some(saved.id),
+            json!({"code": saved.code}),
+        )
+        .await?;
         Ok::<_, AppError>(saved.into())
     })
     .await
@@ -188,7 +203,17 @@ pub async fn update(
             .update(txn)
             .await
             .map_err(|e| on_constraint(e, "code", CODE_TAKEN))?;
-        audit(txn, state, p, "hospital", "updated", id, Some(id), json!({"fields": fields})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "hospital",
+            "updated",
+            id,
+            Some(id),
+            json!({"fields": fields}),
+        )
+        .await?;
         Ok(saved.into())
     })
     .await
@@ -201,11 +226,26 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async |txn| {
         let m = visible(txn, p, id).await?;
-        allow(p, Resource::Hospitals, Operation::Delete, Reach::hospital(id))?;
+        allow(
+            p,
+            Resource::Hospitals,
+            Operation::Delete,
+            Reach::hospital(id),
+        )?;
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));
         am.update(txn).await?;
-        audit(txn, state, p, "hospital", "deleted", id, Some(id), json!({})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "hospital",
+            "deleted",
+            id,
+            Some(id),
+            json!({}),
+        )
+        .await?;
         Ok(())
     })
     .await
@@ -226,14 +266,19 @@ pub fn defaults(hospital: Uuid) -> HospitalSettings {
         default_channel: "SMS".into(),
         enabled_channels: vec!["SMS".into(), "WHATSAPP".into(), "EMAIL".into()],
         evidence_required: true,
-        action_triggers: ACTION_TRIGGERS.iter().map(|t| (t.to_string(), true)).collect(),
+        action_triggers: ACTION_TRIGGERS
+            .iter()
+            .map(|t| (t.to_string(), true))
+            .collect(),
         call_rating_threshold: 2,
         escalation_chain: vec![
             Role::DepartmentManager.code().into(),
             Role::HospitalAdmin.code().into(),
             Role::PxAdmin.code().into(),
         ],
-        working_days: ["SUN", "MON", "TUE", "WED", "THU"].map(String::from).to_vec(),
+        working_days: ["SUN", "MON", "TUE", "WED", "THU"]
+            .map(String::from)
+            .to_vec(),
         work_start: "08:00".into(),
         work_end: "16:00".into(),
         timezone: "Asia/Riyadh".into(),
@@ -243,7 +288,10 @@ pub fn defaults(hospital: Uuid) -> HospitalSettings {
     }
 }
 
-fn settings_row(s: &HospitalSettings, now: chrono::DateTime<chrono::Utc>) -> hospital_settings::Model {
+fn settings_row(
+    s: &HospitalSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> hospital_settings::Model {
     hospital_settings::Model {
         hospital_id: s.hospital,
         negative_threshold: s.negative_threshold,
@@ -301,7 +349,10 @@ fn from_row(m: hospital_settings::Model) -> HospitalSettings {
 ///
 /// # Errors
 /// Database errors.
-pub async fn settings_for<C: ConnectionTrait>(conn: &C, hospital: Uuid) -> AppResult<HospitalSettings> {
+pub async fn settings_for<C: ConnectionTrait>(
+    conn: &C,
+    hospital: Uuid,
+) -> AppResult<HospitalSettings> {
     Ok(hospital_settings::Entity::find_by_id(hospital)
         .one(conn)
         .await?
@@ -310,9 +361,18 @@ pub async fn settings_for<C: ConnectionTrait>(conn: &C, hospital: Uuid) -> AppRe
 
 /// # Errors
 /// 404 when the hospital is out of view scope, 403 without permission to view its settings.
-pub async fn get_settings(state: &AppState, p: &Principal, id: Uuid) -> AppResult<HospitalSettings> {
+pub async fn get_settings(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> AppResult<HospitalSettings> {
     visible(&state.db, p, id).await?;
-    allow(p, Resource::HospitalSettings, Operation::View, Reach::hospital(id))?;
+    allow(
+        p,
+        Resource::HospitalSettings,
+        Operation::View,
+        Reach::hospital(id),
+    )?;
     settings_for(&state.db, id).await
 }
 
@@ -328,7 +388,12 @@ pub async fn update_settings(
 ) -> AppResult<HospitalSettings> {
     in_txn(&state.db, async |txn| {
         visible(txn, p, id).await?;
-        allow(p, Resource::HospitalSettings, Operation::Configure, Reach::hospital(id))?;
+        allow(
+            p,
+            Resource::HospitalSettings,
+            Operation::Configure,
+            Reach::hospital(id),
+        )?;
         let before = settings_for(txn, id).await?;
         let mut s = before.clone();
         let mut form = Form::new(Mode::Patch);
@@ -337,12 +402,26 @@ pub async fn update_settings(
         let now = state.clock.now();
         let exists = before.created_at.is_some();
         let row = settings_row(&s, now).into_active_model().reset_all();
-        let saved = if exists { row.update(txn).await? } else { row.insert(txn).await? };
+        let saved = if exists {
+            row.update(txn).await?
+        } else {
+            row.insert(txn).await?
+        };
         let fields = changed!(before, s; negative_threshold, survey_link_validity_days,
             reminder_after_days, quiet_hours_start, quiet_hours_end, default_channel,
             enabled_channels, evidence_required, action_triggers, call_rating_threshold,
             escalation_chain, working_days, work_start, work_end, timezone, holidays);
-        audit(txn, state, p, "hospital_settings", "updated", id, Some(id), json!({"fields": fields})).await?;
+        audit(
+            txn,
+            state,
+            p,
+            "hospital_settings",
+            "updated",
+            id,
+            Some(id),
+            json!({"fields": fields}),
+        )
+        .await?;
         Ok(from_row(saved))
     })
     .await
@@ -352,7 +431,10 @@ fn int_in(form: &mut Form, field: &str, given: Option<i64>, slot: &mut i32, lo: 
     if let Some(v) = given {
         match i32::try_from(v) {
             Ok(v) if (lo..=hi).contains(&v) => *slot = v,
-            _ => form.add(field, format!("Ensure this value is between {lo} and {hi}.")),
+            _ => form.add(
+                field,
+                format!("Ensure this value is between {lo} and {hi}."),
+            ),
         }
     }
 }
@@ -374,7 +456,13 @@ fn time(form: &mut Form, field: &str, given: Option<String>, slot: &mut String) 
 }
 
 /// A non-empty list of distinct values from `allowed`.
-fn codes(form: &mut Form, field: &str, given: Option<Vec<String>>, slot: &mut Vec<String>, allowed: &[&str]) {
+fn codes(
+    form: &mut Form,
+    field: &str,
+    given: Option<Vec<String>>,
+    slot: &mut Vec<String>,
+    allowed: &[&str],
+) {
     let Some(v) = given else { return };
     if v.is_empty() {
         form.add(field, "This list may not be empty.");
@@ -394,12 +482,50 @@ fn codes(form: &mut Form, field: &str, given: Option<Vec<String>>, slot: &mut Ve
 }
 
 fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettings) {
-    int_in(form, "negative_threshold", i.negative_threshold, &mut s.negative_threshold, 0, 100);
-    int_in(form, "survey_link_validity_days", i.survey_link_validity_days, &mut s.survey_link_validity_days, 1, 365);
-    int_in(form, "reminder_after_days", i.reminder_after_days, &mut s.reminder_after_days, 0, 365);
-    int_in(form, "call_rating_threshold", i.call_rating_threshold, &mut s.call_rating_threshold, 1, 5);
-    time(form, "quiet_hours_start", i.quiet_hours_start, &mut s.quiet_hours_start);
-    time(form, "quiet_hours_end", i.quiet_hours_end, &mut s.quiet_hours_end);
+    int_in(
+        form,
+        "negative_threshold",
+        i.negative_threshold,
+        &mut s.negative_threshold,
+        0,
+        100,
+    );
+    int_in(
+        form,
+        "survey_link_validity_days",
+        i.survey_link_validity_days,
+        &mut s.survey_link_validity_days,
+        1,
+        365,
+    );
+    int_in(
+        form,
+        "reminder_after_days",
+        i.reminder_after_days,
+        &mut s.reminder_after_days,
+        0,
+        365,
+    );
+    int_in(
+        form,
+        "call_rating_threshold",
+        i.call_rating_threshold,
+        &mut s.call_rating_threshold,
+        1,
+        5,
+    );
+    time(
+        form,
+        "quiet_hours_start",
+        i.quiet_hours_start,
+        &mut s.quiet_hours_start,
+    );
+    time(
+        form,
+        "quiet_hours_end",
+        i.quiet_hours_end,
+        &mut s.quiet_hours_end,
+    );
     time(form, "work_start", i.work_start, &mut s.work_start);
     time(form, "work_end", i.work_end, &mut s.work_end);
     if !form.has("work_start") && !form.has("work_end") {
@@ -410,7 +536,13 @@ fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettin
         }
     }
     form.flag(i.evidence_required, &mut s.evidence_required);
-    codes(form, "enabled_channels", i.enabled_channels, &mut s.enabled_channels, CHANNELS);
+    codes(
+        form,
+        "enabled_channels",
+        i.enabled_channels,
+        &mut s.enabled_channels,
+        CHANNELS,
+    );
     if let Some(c) = i.default_channel {
         if CHANNELS.contains(&c.as_str()) {
             s.default_channel = c;
@@ -422,7 +554,10 @@ fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettin
         && !form.has("enabled_channels")
         && !s.enabled_channels.contains(&s.default_channel)
     {
-        form.add("default_channel", "The default channel must be one of the enabled channels.");
+        form.add(
+            "default_channel",
+            "The default channel must be one of the enabled channels.",
+        );
     }
     if let Some(t) = i.action_triggers {
         for (k, v) in t {
@@ -434,12 +569,29 @@ fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettin
         }
     }
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
-    codes(form, "escalation_chain", i.escalation_chain, &mut s.escalation_chain, &roles);
-    codes(form, "working_days", i.working_days, &mut s.working_days, WEEKDAYS);
+    codes(
+        form,
+        "escalation_chain",
+        i.escalation_chain,
+        &mut s.escalation_chain,
+        &roles,
+    );
+    codes(
+        form,
+        "working_days",
+        i.working_days,
+        &mut s.working_days,
+        WEEKDAYS,
+    );
     if let Some(tz) = i.timezone {
         match tz.trim().parse::<chrono_tz::Tz>() {
             Ok(_) => s.timezone = tz.trim().to_string(),
-            Err(_) => form.add("timezone", format!("\"{tz}\" is not a known time zone (use an IANA name such as Asia/Riyadh).")),
+            Err(_) => form.add(
+                "timezone",
+                format!(
+                    "\"{tz}\" is not a known time zone (use an IANA name such as Asia/Riyadh)."
+                ),
+            ),
         }
     }
     if let Some(h) = i.holidays {
@@ -453,7 +605,10 @@ fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettin
             }
         }
         if !form.has("holidays") {
-            s.holidays = days.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+            s.holidays = days
+                .iter()
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .collect();
         }
     }
 }
@@ -494,22 +649,34 @@ pub fn work_calendar(s: &HospitalSettings) -> WorkCalendar {
 mod tests {
     use super::*;
 
-    fn patch(body: serde_json::Value) -> Result<HospitalSettings, crate::platform::error::FieldErrors> {
+    fn patch(
+        body: serde_json::Value,
+    ) -> Result<HospitalSettings, crate::platform::error::FieldErrors> {
         let mut s = defaults(Uuid::nil());
         let mut form = Form::new(Mode::Patch);
         apply_settings(&mut form, serde_json::from_value(body).unwrap(), &mut s);
-        if form.errors.is_empty() { Ok(s) } else { Err(form.errors) }
+        if form.errors.is_empty() {
+            Ok(s)
+        } else {
+            Err(form.errors)
+        }
     }
 
     #[test]
     fn the_default_calendar_is_the_saudi_week() {
-        assert_eq!(work_calendar(&defaults(Uuid::nil())), WorkCalendar::saudi_default());
+        assert_eq!(
+            work_calendar(&defaults(Uuid::nil())),
+            WorkCalendar::saudi_default()
+        );
     }
 
     #[test]
     fn valid_changes_apply_and_triggers_merge() {
-        let s = patch(json!({"negative_threshold": 70, "action_triggers": {"KPI_BREACHED": false},
-            "holidays": ["2026-03-30", "2026-03-29"], "timezone": "Asia/Dubai"})).unwrap();
+        let s = patch(
+            json!({"negative_threshold": 70, "action_triggers": {"KPI_BREACHED": false},
+            "holidays": ["2026-03-30", "2026-03-29"], "timezone": "Asia/Dubai"}),
+        )
+        .unwrap();
         assert_eq!(s.negative_threshold, 70);
         assert_eq!(s.action_triggers["KPI_BREACHED"], false);
         assert_eq!(s.action_triggers["COMPLAINT_CREATED"], true);
@@ -518,12 +685,25 @@ mod tests {
 
     #[test]
     fn every_invalid_setting_is_reported() {
-        let e = patch(json!({"negative_threshold": 101, "quiet_hours_start": "25:00",
+        let e = patch(
+            json!({"negative_threshold": 101, "quiet_hours_start": "25:00",
             "work_start": "17:00", "timezone": "Mars/Base", "enabled_channels": ["SMS", "FAX"],
             "escalation_chain": ["BOSS"], "working_days": [], "holidays": ["30/03/2026"],
-            "action_triggers": {"NOPE": true}, "call_rating_threshold": 0})).unwrap_err();
-        for f in ["negative_threshold", "quiet_hours_start", "work_end", "timezone", "enabled_channels",
-            "escalation_chain", "working_days", "holidays", "action_triggers", "call_rating_threshold"] {
+            "action_triggers": {"NOPE": true}, "call_rating_threshold": 0}),
+        )
+        .unwrap_err();
+        for f in [
+            "negative_threshold",
+            "quiet_hours_start",
+            "work_end",
+            "timezone",
+            "enabled_channels",
+            "escalation_chain",
+            "working_days",
+            "holidays",
+            "action_triggers",
+            "call_rating_threshold",
+        ] {
             assert!(e.0.contains_key(f), "{f}: {e:?}");
         }
     }
