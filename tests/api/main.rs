@@ -10,4 +10,5 @@ mod errors;
 mod events;
 mod health;
 mod jobs;
+mod organizations;
 mod scheduler;
