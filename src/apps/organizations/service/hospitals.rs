@@ -162,8 +162,7 @@ pub async fn create(state: &AppState, p: &Principal, input: HospitalIn) -> AppRe
             txn,
             state,
             p,
-            "hospital",
-            "created",
+            "hospital.created",
             saved.id,
             Some(saved.id),
             json!({"code": saved.code}),
@@ -207,8 +206,7 @@ pub async fn update(
             txn,
             state,
             p,
-            "hospital",
-            "updated",
+            "hospital.updated",
             id,
             Some(id),
             json!({"fields": fields}),
@@ -235,17 +233,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> 
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));
         am.update(txn).await?;
-        audit(
-            txn,
-            state,
-            p,
-            "hospital",
-            "deleted",
-            id,
-            Some(id),
-            json!({}),
-        )
-        .await?;
+        audit(txn, state, p, "hospital.deleted", id, Some(id), json!({})).await?;
         Ok(())
     })
     .await
@@ -415,8 +403,7 @@ pub async fn update_settings(
             txn,
             state,
             p,
-            "hospital_settings",
-            "updated",
+            "hospital_settings.updated",
             id,
             Some(id),
             json!({"fields": fields}),
@@ -528,12 +515,12 @@ fn apply_settings(form: &mut Form, i: HospitalSettingsIn, s: &mut HospitalSettin
     );
     time(form, "work_start", i.work_start, &mut s.work_start);
     time(form, "work_end", i.work_end, &mut s.work_end);
-    if !form.has("work_start") && !form.has("work_end") {
-        if let (Some(a), Some(b)) = (hhmm(&s.work_start), hhmm(&s.work_end))
-            && a >= b
-        {
-            form.add("work_end", "The working day must end after it starts.");
-        }
+    if !form.has("work_start")
+        && !form.has("work_end")
+        && let (Some(a), Some(b)) = (hhmm(&s.work_start), hhmm(&s.work_end))
+        && a >= b
+    {
+        form.add("work_end", "The working day must end after it starts.");
     }
     form.flag(i.evidence_required, &mut s.evidence_required);
     codes(
@@ -678,8 +665,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.negative_threshold, 70);
-        assert_eq!(s.action_triggers["KPI_BREACHED"], false);
-        assert_eq!(s.action_triggers["COMPLAINT_CREATED"], true);
+        assert!(!s.action_triggers["KPI_BREACHED"]);
+        assert!(s.action_triggers["COMPLAINT_CREATED"]);
         assert_eq!(s.holidays, vec!["2026-03-29", "2026-03-30"]);
     }
 

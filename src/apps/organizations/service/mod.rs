@@ -234,13 +234,12 @@ pub(crate) fn actor(p: &Principal) -> Actor {
     }
 }
 
-/// Records `<object_type>.<verb>` for object `id` on `conn` (the caller's transaction).
+/// Records `action` (`<object type>.<verb>`) for object `id` on `conn` (the caller's transaction).
 pub(crate) async fn audit<C: ConnectionTrait>(
     conn: &C,
     state: &AppState,
     p: &Principal,
-    object_type: &str,
-    verb: &str,
+    action: &str,
     id: Uuid,
     hospital: Option<Uuid>,
     details: serde_json::Value,
@@ -249,8 +248,8 @@ pub(crate) async fn audit<C: ConnectionTrait>(
         conn,
         state.clock.as_ref(),
         &actor(p),
-        AuditEntry::new(format!("{object_type}.{verb}"))
-            .object(object_type, id)
+        AuditEntry::new(action)
+            .object(action.split('.').next().unwrap_or(action), id)
             .hospital(hospital)
             .details(details),
     )
