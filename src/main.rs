@@ -56,6 +56,9 @@ struct ServeArgs {
     /// Do not run the scheduler in this process.
     #[arg(long)]
     no_scheduler: bool,
+    /// On an empty database, seed a demo hospital group and print one login per role.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -107,6 +110,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 scheduler: !a.no_scheduler,
             };
             let app = startup::Application::build(config, clock, options).await?;
+            if a.demo {
+                match px360::demo::seed_if_empty(app.state()).await? {
+                    Some(logins) => logins.print(&format!("http://{}", app.local_addr()?)),
+                    None => println!("Demo: the database already has data; nothing seeded."),
+                }
+            }
             app.run(startup::shutdown_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }

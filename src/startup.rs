@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(crate::apps::accounts::router())
+        .merge(crate::apps::organizations::router())
         .split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

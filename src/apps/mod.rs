@@ -2,3 +2,4 @@
 //! background work, `register_jobs()`; `startup.rs` composes them.
 
 pub mod accounts;
+pub mod organizations;

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "platform", description = "Health and operations"),
+        (name = "organizations", description = "Hospitals and their settings, departments, physicians, employees, patients"),
     )
 )]
 pub struct ApiDoc;

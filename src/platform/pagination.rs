@@ -175,7 +175,8 @@ impl<T> Page<T> {
     }
 }
 
-fn escape_like(s: &str) -> String {
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -12,4 +12,5 @@ mod events;
 mod health;
 mod jobs;
 mod rbac_matrix;
+mod organizations;
 mod scheduler;

@@ -1,0 +1,219 @@
+//! `serve --demo`: on an empty database, a demo hospital group that a newcomer can click through —
+//! two hospitals (Riyadh and Jeddah), departments, physicians, staff and patients with Arabic and English
+//! names spread over the last four weeks, one login per role and an integration API key. Everything goes
+//! through the modules' own services, so the data obeys the same rules as real data. Later modules extend
+//! `seed` with their own demo data.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Duration;
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::apps::accounts;
+use crate::apps::organizations::service::{departments, employees, hospitals, patients, physicians};
+use crate::platform::auth::load_principal;
+use crate::platform::clock::TestClock;
+use crate::platform::rbac::Principal;
+use crate::platform::state::AppState;
+
+const MALE: &[(&str, &str)] = &[
+    ("Ahmed", "أحمد"), ("Mohammed", "محمد"), ("Abdullah", "عبدالله"), ("Khalid", "خالد"), ("Faisal", "فيصل"),
+    ("Omar", "عمر"), ("Saud", "سعود"), ("Turki", "تركي"), ("Fahad", "فهد"), ("Sultan", "سلطان"),
+];
+const FEMALE: &[(&str, &str)] = &[
+    ("Fatimah", "فاطمة"), ("Noura", "نورة"), ("Sara", "سارة"), ("Reem", "ريم"), ("Aisha", "عائشة"),
+    ("Maha", "مها"), ("Hessa", "حصة"), ("Lama", "لمى"), ("Amal", "أمل"), ("Jawaher", "جواهر"),
+];
+const FAMILY: &[(&str, &str)] = &[
+    ("Al-Otaibi", "العتيبي"), ("Al-Qahtani", "القحطاني"), ("Al-Ghamdi", "الغامدي"), ("Al-Zahrani", "الزهراني"),
+    ("Al-Shehri", "الشهري"), ("Al-Harbi", "الحربي"), ("Al-Dosari", "الدوسري"), ("Al-Mutairi", "المطيري"),
+    ("Al-Anazi", "العنزي"), ("Al-Subaie", "السبيعي"),
+];
+
+/// (code, name_en, name_ar, category, parent code)
+const DEPARTMENTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    ("ER", "Emergency", "الطوارئ", "EMERGENCY", None),
+    ("IM", "Internal Medicine", "الباطنية", "CLINICAL", None),
+    ("CARD", "Cardiology", "أمراض القلب", "CLINICAL", Some("IM")),
+    ("ENDO", "Endocrinology", "الغدد الصماء", "CLINICAL", Some("IM")),
+    ("PED", "Pediatrics", "طب الأطفال", "CLINICAL", None),
+    ("OBGYN", "Obstetrics & Gynecology", "النساء والولادة", "CLINICAL", None),
+    ("RAD", "Radiology", "الأشعة", "DIAGNOSTIC", None),
+    ("LAB", "Laboratory", "المختبر", "DIAGNOSTIC", None),
+    ("NUR", "Nursing", "التمريض", "NURSING", None),
+    ("PR", "Patient Relations", "علاقات المرضى", "ADMINISTRATIVE", None),
+];
+
+/// (specialty, department code)
+const SPECIALTIES: &[(&str, &str)] = &[
+    ("Emergency Medicine", "ER"), ("Cardiology", "CARD"), ("Endocrinology", "ENDO"),
+    ("Pediatrics", "PED"), ("Obstetrics", "OBGYN"), ("Radiology", "RAD"),
+];
+
+fn parse<T: DeserializeOwned>(v: Value) -> anyhow::Result<T> {
+    serde_json::from_value(v).context("building demo input")
+}
+
+fn app_err(e: crate::platform::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}: {}", e.body())
+}
+
+/// The logins a newcomer needs, printed once.
+pub struct DemoLogins {
+    pub password: String,
+    pub users: Vec<(String, String)>,
+    pub api_key: String,
+}
+
+/// Seeds the demo data when the database has no hospital yet; returns what to print, or None.
+///
+/// # Errors
+/// Any failure; nothing is half-seeded in a way that blocks a retry (an existing hospital stops the seed).
+pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<DemoLogins>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = state
+        .db
+        .query_one_raw(Statement::from_string(state.db.get_database_backend(), "SELECT COUNT(*) FROM hospitals"))
+        .await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get_by_index(0)?,
+        None => 0,
+    };
+    if n > 0 {
+        return Ok(None);
+    }
+    seed(state).await.map(Some)
+}
+
+async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
+    // History: the seed's own clock starts four weeks ago and moves forward as records are created.
+    let now = live.clock.now();
+    let clock = TestClock::new(now - Duration::days(28));
+    let state = AppState { clock: Arc::new(clock.clone()), ..live.clone() };
+    let mut rng = rand::rng();
+    let suffix: String = (0..6).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
+    let password = format!("Demo-{suffix}-2026");
+
+    let (admin_id, _) = accounts::create_admin(&state, "px.admin@demo.px360.sa", &password)
+        .await
+        .map_err(app_err)?;
+    let admin: Principal = load_principal(&state.db, admin_id, None, None).await.map_err(app_err)?;
+    let mut users = vec![("PX_ADMIN".to_string(), "px.admin@demo.px360.sa".to_string())];
+
+    let mut first_hospital: Option<(Uuid, std::collections::HashMap<String, Uuid>, Vec<Uuid>)> = None;
+    let mut patient_no = 0u32;
+    for (code, name_en, name_ar, city) in [
+        ("RUH", "Al Noor Hospital — Riyadh", "مستشفى النور — الرياض", "Riyadh"),
+        ("JED", "Al Shifa Hospital — Jeddah", "مستشفى الشفاء — جدة", "Jeddah"),
+    ] {
+        let h = hospitals::create(&state, &admin, parse(json!({"code": code, "name_en": name_en, "name_ar": name_ar, "city": city, "active": true}))?)
+            .await
+            .map_err(app_err)?;
+        let mut depts = std::collections::HashMap::new();
+        for (dcode, en, ar, cat, parent) in DEPARTMENTS {
+            let parent_id = parent.and_then(|p| depts.get(p).copied());
+            let d = departments::create(&state, &admin, parse(json!({
+                "hospital": h.id, "parent": parent_id, "code": dcode, "name_en": en, "name_ar": ar, "category": cat, "active": true
+            }))?)
+            .await
+            .map_err(app_err)?;
+            depts.insert((*dcode).to_string(), d.id);
+        }
+        let mut physician_ids = vec![];
+        for (i, (spec, dcode)) in SPECIALTIES.iter().enumerate() {
+            let (fe, fa) = if i % 2 == 0 { MALE[(i * 3) % MALE.len()] } else { FEMALE[(i * 3) % FEMALE.len()] };
+            let (le, la) = FAMILY[(i * 7 + code.len()) % FAMILY.len()];
+            let p = physicians::create(&state, &admin, parse(json!({
+                "hospital": h.id, "department": depts.get(*dcode), "license_number": format!("{code}-PHY-{:03}", i + 1),
+                "first_name_en": fe, "last_name_en": le, "first_name_ar": fa, "last_name_ar": la,
+                "specialty": spec, "phone": format!("+96655{:07}", 1000 + i), "email": format!("dr.{}.{}@demo.px360.sa", fe.to_lowercase(), code.to_lowercase()), "active": true
+            }))?)
+            .await
+            .map_err(app_err)?;
+            physician_ids.push(p.id);
+        }
+        for (i, (title, dcode)) in [("Patient Relations Officer", "PR"), ("Head Nurse", "NUR"), ("Registration Clerk", "ER"), ("Lab Technician", "LAB")].iter().enumerate() {
+            let (fe, fa) = FEMALE[(i * 2 + 1) % FEMALE.len()];
+            let (le, la) = FAMILY[(i + 3) % FAMILY.len()];
+            employees::create(&state, &admin, parse(json!({
+                "hospital": h.id, "department": depts.get(*dcode), "employee_number": format!("{code}-E{:04}", i + 1),
+                "first_name_en": fe, "last_name_en": le, "first_name_ar": fa, "last_name_ar": la, "job_title": title
+            }))?)
+            .await
+            .map_err(app_err)?;
+        }
+        for i in 0..60u32 {
+            patient_no += 1;
+            let female = i % 2 == 1;
+            let pool = if female { FEMALE } else { MALE };
+            let (fe, fa) = pool[(i as usize * 7) % pool.len()];
+            let (le, la) = FAMILY[(i as usize * 3 + 1) % FAMILY.len()];
+            let lang = if i % 4 == 0 { "en" } else { "ar" };
+            patients::create(&state, &admin, parse(json!({
+                "hospital": h.id, "mrn": format!("{code}{:06}", 100_000 + patient_no),
+                "first_name_en": fe, "last_name_en": le, "first_name_ar": fa, "last_name_ar": la,
+                "phone": format!("+96650{:07}", 2_000_000 + patient_no), "email": if i % 3 == 0 { Value::from(format!("{}.{}{}@example.sa", fe.to_lowercase(), le.to_lowercase().replace('-', ""), patient_no)) } else { Value::Null },
+                "preferred_language": lang, "gender": if female { "FEMALE" } else { "MALE" },
+                "date_of_birth": format!("{}-{:02}-{:02}", 1950 + (i * 7) % 60, 1 + i % 12, 1 + i % 28),
+                "national_id": format!("{}{:09}", if i % 5 == 0 { 2 } else { 1 }, 100_000_000 + patient_no * 7919),
+                "opt_out": i % 17 == 0
+            }))?)
+            .await
+            .map_err(app_err)?;
+            // Spread registrations over the four weeks.
+            clock.advance(Duration::minutes(330));
+        }
+        if first_hospital.is_none() {
+            first_hospital = Some((h.id, depts, physician_ids));
+        }
+    }
+
+    let (ruh, depts, physician_ids) = first_hospital.context("no demo hospital")?;
+    let roles = [
+        ("HOSPITAL_ADMIN", "hospital.admin", None),
+        ("DEPARTMENT_MANAGER", "cardiology.manager", Some("CARD")),
+        ("PX_COORDINATOR", "px.coordinator", None),
+        ("PHYSICIAN", "physician", None),
+        ("NURSE", "nurse", Some("CARD")),
+        ("STAFF", "staff", Some("ER")),
+        ("VIEWER", "viewer", None),
+    ];
+    for (role, local, dept) in roles {
+        let email = format!("{local}@demo.px360.sa");
+        let created = accounts::service::create_user(&state, &admin, parse(json!({
+            "email": email, "password": password, "preferred_language": if role == "NURSE" { "ar" } else { "en" },
+            "first_name_en": local.split('.').next().unwrap_or(local), "last_name_en": "Demo",
+            "first_name_ar": "تجربة", "last_name_ar": "النظام",
+            "roles": [{"role": role, "hospital": ruh, "department": dept.and_then(|d| depts.get(d))}]
+        }))?)
+        .await
+        .map_err(app_err)?;
+        if role == "PHYSICIAN"
+            && let Some(p) = physician_ids.get(1)
+        {
+            physicians::update(&state, &admin, *p, parse(json!({"user": created.user.id}))?, crate::apps::organizations::service::Mode::Patch)
+                .await
+                .map_err(app_err)?;
+        }
+        users.push((role.to_string(), email));
+    }
+    let key = accounts::service::create_api_key(&state, &admin, parse(json!({"name": "HIS interface (demo)", "hospital": ruh, "role": "HOSPITAL_ADMIN"}))?)
+        .await
+        .map_err(app_err)?;
+    Ok(DemoLogins { password, users, api_key: key.key.unwrap_or_default() })
+}
+
+impl DemoLogins {
+    pub fn print(&self, base: &str) {
+        println!("\n  PX360 demo data is ready. Open {base}/ and sign in (the password is shown only now):\n");
+        for (role, email) in &self.users {
+            println!("    {role:<20} {email}");
+        }
+        println!("\n    password for every demo login: {}", self.password);
+        println!("    integration API key (Riyadh):   {}\n", self.api_key);
+    }
+}
