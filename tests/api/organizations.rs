@@ -517,6 +517,16 @@ async fn a_px_admin_creates_hospitals_with_default_settings_and_a_hospital_admin
         factory::count(&app, "SELECT COUNT(*) FROM hospital_settings").await,
         1
     );
+    let (s, st) = patch(
+        &app,
+        &admin,
+        &format!("/api/organizations/hospitals/{id}/settings/"),
+        json!({"reminder_after_days": 0}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{st}");
+    assert_eq!(st["reminder_after_days"], 0);
+    assert_eq!(st["negative_threshold"], 60);
 
     let (s, body) = post(
         &app,
