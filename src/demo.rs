@@ -14,24 +14,49 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::apps::accounts;
-use crate::apps::organizations::service::{departments, employees, hospitals, patients, physicians};
+use crate::apps::organizations::service::{
+    departments, employees, hospitals, patients, physicians,
+};
 use crate::platform::auth::load_principal;
 use crate::platform::clock::TestClock;
 use crate::platform::rbac::Principal;
 use crate::platform::state::AppState;
 
 const MALE: &[(&str, &str)] = &[
-    ("Ahmed", "أحمد"), ("Mohammed", "محمد"), ("Abdullah", "عبدالله"), ("Khalid", "خالد"), ("Faisal", "فيصل"),
-    ("Omar", "عمر"), ("Saud", "سعود"), ("Turki", "تركي"), ("Fahad", "فهد"), ("Sultan", "سلطان"),
+    ("Ahmed", "أحمد"),
+    ("Mohammed", "محمد"),
+    ("Abdullah", "عبدالله"),
+    ("Khalid", "خالد"),
+    ("Faisal", "فيصل"),
+    ("Omar", "عمر"),
+    ("Saud", "سعود"),
+    ("Turki", "تركي"),
+    ("Fahad", "فهد"),
+    ("Sultan", "سلطان"),
 ];
 const FEMALE: &[(&str, &str)] = &[
-    ("Fatimah", "فاطمة"), ("Noura", "نورة"), ("Sara", "سارة"), ("Reem", "ريم"), ("Aisha", "عائشة"),
-    ("Maha", "مها"), ("Hessa", "حصة"), ("Lama", "لمى"), ("Amal", "أمل"), ("Jawaher", "جواهر"),
+    ("Fatimah", "فاطمة"),
+    ("Noura", "نورة"),
+    ("Sara", "سارة"),
+    ("Reem", "ريم"),
+    ("Aisha", "عائشة"),
+    ("Maha", "مها"),
+    ("Hessa", "حصة"),
+    ("Lama", "لمى"),
+    ("Amal", "أمل"),
+    ("Jawaher", "جواهر"),
 ];
 const FAMILY: &[(&str, &str)] = &[
-    ("Al-Otaibi", "العتيبي"), ("Al-Qahtani", "القحطاني"), ("Al-Ghamdi", "الغامدي"), ("Al-Zahrani", "الزهراني"),
-    ("Al-Shehri", "الشهري"), ("Al-Harbi", "الحربي"), ("Al-Dosari", "الدوسري"), ("Al-Mutairi", "المطيري"),
-    ("Al-Anazi", "العنزي"), ("Al-Subaie", "السبيعي"),
+    ("Al-Otaibi", "العتيبي"),
+    ("Al-Qahtani", "القحطاني"),
+    ("Al-Ghamdi", "الغامدي"),
+    ("Al-Zahrani", "الزهراني"),
+    ("Al-Shehri", "الشهري"),
+    ("Al-Harbi", "الحربي"),
+    ("Al-Dosari", "الدوسري"),
+    ("Al-Mutairi", "المطيري"),
+    ("Al-Anazi", "العنزي"),
+    ("Al-Subaie", "السبيعي"),
 ];
 
 /// (code, name_en, name_ar, category, parent code)
@@ -39,19 +64,41 @@ const DEPARTMENTS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("ER", "Emergency", "الطوارئ", "EMERGENCY", None),
     ("IM", "Internal Medicine", "الباطنية", "CLINICAL", None),
     ("CARD", "Cardiology", "أمراض القلب", "CLINICAL", Some("IM")),
-    ("ENDO", "Endocrinology", "الغدد الصماء", "CLINICAL", Some("IM")),
+    (
+        "ENDO",
+        "Endocrinology",
+        "الغدد الصماء",
+        "CLINICAL",
+        Some("IM"),
+    ),
     ("PED", "Pediatrics", "طب الأطفال", "CLINICAL", None),
-    ("OBGYN", "Obstetrics & Gynecology", "النساء والولادة", "CLINICAL", None),
+    (
+        "OBGYN",
+        "Obstetrics & Gynecology",
+        "النساء والولادة",
+        "CLINICAL",
+        None,
+    ),
     ("RAD", "Radiology", "الأشعة", "DIAGNOSTIC", None),
     ("LAB", "Laboratory", "المختبر", "DIAGNOSTIC", None),
     ("NUR", "Nursing", "التمريض", "NURSING", None),
-    ("PR", "Patient Relations", "علاقات المرضى", "ADMINISTRATIVE", None),
+    (
+        "PR",
+        "Patient Relations",
+        "علاقات المرضى",
+        "ADMINISTRATIVE",
+        None,
+    ),
 ];
 
 /// (specialty, department code)
 const SPECIALTIES: &[(&str, &str)] = &[
-    ("Emergency Medicine", "ER"), ("Cardiology", "CARD"), ("Endocrinology", "ENDO"),
-    ("Pediatrics", "PED"), ("Obstetrics", "OBGYN"), ("Radiology", "RAD"),
+    ("Emergency Medicine", "ER"),
+    ("Cardiology", "CARD"),
+    ("Endocrinology", "ENDO"),
+    ("Pediatrics", "PED"),
+    ("Obstetrics", "OBGYN"),
+    ("Radiology", "RAD"),
 ];
 
 fn parse<T: DeserializeOwned>(v: Value) -> anyhow::Result<T> {
@@ -77,7 +124,10 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<Option<DemoLogins
     use sea_orm::{ConnectionTrait, Statement};
     let row = state
         .db
-        .query_one_raw(Statement::from_string(state.db.get_database_backend(), "SELECT COUNT(*) FROM hospitals"))
+        .query_one_raw(Statement::from_string(
+            state.db.get_database_backend(),
+            "SELECT COUNT(*) FROM hospitals",
+        ))
         .await?;
     let n: i64 = match row {
         Some(r) => r.try_get_by_index(0)?,
@@ -93,22 +143,40 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
     // History: the seed's own clock starts four weeks ago and moves forward as records are created.
     let now = live.clock.now();
     let clock = TestClock::new(now - Duration::days(28));
-    let state = AppState { clock: Arc::new(clock.clone()), ..live.clone() };
+    let state = AppState {
+        clock: Arc::new(clock.clone()),
+        ..live.clone()
+    };
     let mut rng = rand::rng();
-    let suffix: String = (0..6).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect();
+    let suffix: String = (0..6)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
     let password = format!("Demo-{suffix}-2026");
 
     let (admin_id, _) = accounts::create_admin(&state, "px.admin@demo.px360.sa", &password)
         .await
         .map_err(app_err)?;
-    let admin: Principal = load_principal(&state.db, admin_id, None, None).await.map_err(app_err)?;
+    let admin: Principal = load_principal(&state.db, admin_id, None, None)
+        .await
+        .map_err(app_err)?;
     let mut users = vec![("PX_ADMIN".to_string(), "px.admin@demo.px360.sa".to_string())];
 
-    let mut first_hospital: Option<(Uuid, std::collections::HashMap<String, Uuid>, Vec<Uuid>)> = None;
+    let mut first_hospital: Option<(Uuid, std::collections::HashMap<String, Uuid>, Vec<Uuid>)> =
+        None;
     let mut patient_no = 0u32;
     for (code, name_en, name_ar, city) in [
-        ("RUH", "Al Noor Hospital — Riyadh", "مستشفى النور — الرياض", "Riyadh"),
-        ("JED", "Al Shifa Hospital — Jeddah", "مستشفى الشفاء — جدة", "Jeddah"),
+        (
+            "RUH",
+            "Al Noor Hospital — Riyadh",
+            "مستشفى النور — الرياض",
+            "Riyadh",
+        ),
+        (
+            "JED",
+            "Al Shifa Hospital — Jeddah",
+            "مستشفى الشفاء — جدة",
+            "Jeddah",
+        ),
     ] {
         let h = hospitals::create(&state, &admin, parse(json!({"code": code, "name_en": name_en, "name_ar": name_ar, "city": city, "active": true}))?)
             .await
@@ -125,7 +193,11 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
         }
         let mut physician_ids = vec![];
         for (i, (spec, dcode)) in SPECIALTIES.iter().enumerate() {
-            let (fe, fa) = if i % 2 == 0 { MALE[(i * 3) % MALE.len()] } else { FEMALE[(i * 3) % FEMALE.len()] };
+            let (fe, fa) = if i % 2 == 0 {
+                MALE[(i * 3) % MALE.len()]
+            } else {
+                FEMALE[(i * 3) % FEMALE.len()]
+            };
             let (le, la) = FAMILY[(i * 7 + code.len()) % FAMILY.len()];
             let p = physicians::create(&state, &admin, parse(json!({
                 "hospital": h.id, "department": depts.get(*dcode), "license_number": format!("{code}-PHY-{:03}", i + 1),
@@ -136,7 +208,15 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
             .map_err(app_err)?;
             physician_ids.push(p.id);
         }
-        for (i, (title, dcode)) in [("Patient Relations Officer", "PR"), ("Head Nurse", "NUR"), ("Registration Clerk", "ER"), ("Lab Technician", "LAB")].iter().enumerate() {
+        for (i, (title, dcode)) in [
+            ("Patient Relations Officer", "PR"),
+            ("Head Nurse", "NUR"),
+            ("Registration Clerk", "ER"),
+            ("Lab Technician", "LAB"),
+        ]
+        .iter()
+        .enumerate()
+        {
             let (fe, fa) = FEMALE[(i * 2 + 1) % FEMALE.len()];
             let (le, la) = FAMILY[(i + 3) % FAMILY.len()];
             employees::create(&state, &admin, parse(json!({
@@ -195,21 +275,37 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
         if role == "PHYSICIAN"
             && let Some(p) = physician_ids.get(1)
         {
-            physicians::update(&state, &admin, *p, parse(json!({"user": created.user.id}))?, crate::apps::organizations::service::Mode::Patch)
-                .await
-                .map_err(app_err)?;
+            physicians::update(
+                &state,
+                &admin,
+                *p,
+                parse(json!({"user": created.user.id}))?,
+                crate::apps::organizations::service::Mode::Patch,
+            )
+            .await
+            .map_err(app_err)?;
         }
         users.push((role.to_string(), email));
     }
-    let key = accounts::service::create_api_key(&state, &admin, parse(json!({"name": "HIS interface (demo)", "hospital": ruh, "role": "HOSPITAL_ADMIN"}))?)
-        .await
-        .map_err(app_err)?;
-    Ok(DemoLogins { password, users, api_key: key.key.unwrap_or_default() })
+    let key = accounts::service::create_api_key(
+        &state,
+        &admin,
+        parse(json!({"name": "HIS interface (demo)", "hospital": ruh, "role": "HOSPITAL_ADMIN"}))?,
+    )
+    .await
+    .map_err(app_err)?;
+    Ok(DemoLogins {
+        password,
+        users,
+        api_key: key.key.unwrap_or_default(),
+    })
 }
 
 impl DemoLogins {
     pub fn print(&self, base: &str) {
-        println!("\n  PX360 demo data is ready. Open {base}/ and sign in (the password is shown only now):\n");
+        println!(
+            "\n  PX360 demo data is ready. Open {base}/ and sign in (the password is shown only now):\n"
+        );
         for (role, email) in &self.users {
             println!("    {role:<20} {email}");
         }

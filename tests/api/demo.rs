@@ -1,0 +1,102 @@
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
+    let app = spawn_app().await;
+    let logins = px360::demo::seed_if_empty(&app.state)
+        .await
+        .unwrap()
+        .expect("seeded");
+    assert_eq!(logins.users.len(), 8);
+    assert!(
+        px360::demo::seed_if_empty(&app.state)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let sign_in = |email: String| {
+        let app = &app;
+        let pw = logins.password.clone();
+        async move {
+            let r = app
+                .client
+                .post(app.url("/api/auth/token/"))
+                .json(&json!({"email": email, "password": pw}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{email}");
+            let b: Value = r.json().await.unwrap();
+            b["access"].as_str().unwrap().to_string()
+        }
+    };
+    let px = sign_in("px.admin@demo.px360.sa".into()).await;
+    let ha = sign_in("hospital.admin@demo.px360.sa".into()).await;
+    let get = |path: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(app.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(
+        get("/api/organizations/hospitals/", px.clone()).await["count"],
+        2
+    );
+    assert_eq!(
+        get("/api/organizations/patients/", px.clone()).await["count"],
+        120
+    );
+    // The Riyadh hospital admin sees Riyadh only.
+    assert_eq!(
+        get("/api/organizations/hospitals/", ha.clone()).await["count"],
+        1
+    );
+    assert_eq!(
+        get("/api/organizations/patients/", ha.clone()).await["count"],
+        60
+    );
+    // Arabic names are there, and the history spans weeks.
+    let page = get(
+        "/api/organizations/patients/?ordering=created_at&page_size=200",
+        px,
+    )
+    .await;
+    let first = page["results"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = page["results"][119]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let span = chrono::DateTime::parse_from_rfc3339(&last).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(&first).unwrap();
+    assert!(span > chrono::Duration::days(14), "{span}");
+    assert!(
+        page["results"][0]["first_name_ar"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
+    );
+    // The integration key works.
+    let r = app
+        .client
+        .get(app.url("/api/organizations/departments/"))
+        .header("X-API-Key", &logins.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
