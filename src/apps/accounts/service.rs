@@ -1428,7 +1428,8 @@ pub async fn create_admin(state: &AppState, email: &str, pw: &str) -> AppResult<
 pub struct ApiKeyCreate {
     pub name: String,
     pub hospital: Uuid,
-    /// The service account's role in that hospital (default STAFF).
+    /// The service account's hospital-level role (default VIEWER; HOSPITAL_ADMIN or PX_COORDINATOR for
+    /// integrations that write).
     #[serde(default)]
     pub role: Option<String>,
 }
@@ -1516,7 +1517,7 @@ pub async fn create_api_key(
     if name.is_empty() || name.chars().count() > 100 {
         e.add("name", "Give the key a name of 1 to 100 characters.");
     }
-    let role = match Role::parse(input.role.as_deref().unwrap_or("STAFF")) {
+    let role = match Role::parse(input.role.as_deref().unwrap_or("VIEWER")) {
         Ok(Role::PxAdmin) => {
             e.add("role", "An API key cannot hold PX_ADMIN.");
             Role::Staff
@@ -1571,8 +1572,6 @@ pub async fn create_api_key(
     }
     .insert(&txn)
     .await?;
-    // STAFF needs a department; a service account acts hospital-wide, so it gets no department and
-    // STAFF is mapped to VIEWER-level reach through its hospital.
     role_assignment::ActiveModel {
         id: Set(new_id()),
         user_id: Set(svc_id),
