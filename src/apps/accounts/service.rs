@@ -20,7 +20,9 @@ use crate::platform::db::{begin_write, stmt};
 use crate::platform::error::{AppError, AppResult, FieldErrors, on_constraint};
 use crate::platform::ids::new_id;
 use crate::platform::pagination::{self, Filter, FilterKind, ListQuery, ListSpec, Page};
-use crate::platform::rbac::{Operation, Principal, Resource, Role, Scope};
+use crate::platform::rbac::{
+    self, Operation, Principal, Reach, Resource, Role, Scope, ScopeColumns,
+};
 use crate::platform::state::AppState;
 
 /// Failed sign-ins allowed per email, and per client address, within [`THROTTLE_WINDOW_MINUTES`].
@@ -34,14 +36,6 @@ pub const INVITE_TOKEN_DAYS: i64 = 7;
 pub struct TokenPair {
     pub access: String,
     pub refresh: String,
-}
-
-fn actor_of(p: &Principal) -> Actor {
-    Actor {
-        user_id: Some(p.user_id),
-        label: p.email.clone(),
-        ip: p.ip.clone(),
-    }
 }
 
 /// Lower-cased, trimmed, and shaped like an address.
@@ -296,9 +290,22 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
 /// 401 for an invalid token.
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
     let claims = auth::decode(state, token, "refresh")?;
+    let txn = begin_write(&state.db).await?;
     if let Some(f) = claims.fam {
-        revoke_family(&state.db, f, state.clock.now()).await?;
+        revoke_family(&txn, f, state.clock.now()).await?;
     }
+    audit::record(
+        &txn,
+        state.clock.as_ref(),
+        &Actor {
+            user_id: Some(claims.sub),
+            label: "api".into(),
+            ip: None,
+        },
+        AuditEntry::new("logout").object("user", claims.sub),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -330,34 +337,49 @@ pub struct UserOut {
 }
 
 async fn user_out<C: ConnectionTrait>(db: &C, u: user::Model) -> AppResult<UserOut> {
-    let roles = role_assignment::Entity::find()
-        .filter(role_assignment::Column::UserId.eq(u.id))
-        .order_by_asc(role_assignment::Column::CreatedAt)
-        .all(db)
-        .await?
+    let mut outs = users_out(db, vec![u]).await?;
+    outs.pop().ok_or(AppError::NotFound)
+}
+
+/// Users with their role assignments, loaded in one query for the whole page.
+async fn users_out<C: ConnectionTrait>(db: &C, users: Vec<user::Model>) -> AppResult<Vec<UserOut>> {
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let mut by_user: std::collections::HashMap<Uuid, Vec<AssignmentOut>> =
+        std::collections::HashMap::new();
+    if !ids.is_empty() {
+        let rows = role_assignment::Entity::find()
+            .filter(role_assignment::Column::UserId.is_in(ids))
+            .order_by_asc(role_assignment::Column::CreatedAt)
+            .order_by_asc(role_assignment::Column::Id)
+            .all(db)
+            .await?;
+        for a in rows {
+            by_user.entry(a.user_id).or_default().push(AssignmentOut {
+                id: a.id,
+                role: a.role,
+                hospital: a.hospital_id,
+                department: a.department_id,
+            });
+        }
+    }
+    Ok(users
         .into_iter()
-        .map(|a| AssignmentOut {
-            id: a.id,
-            role: a.role,
-            hospital: a.hospital_id,
-            department: a.department_id,
+        .map(|u| UserOut {
+            roles: by_user.remove(&u.id).unwrap_or_default(),
+            id: u.id,
+            email: u.email,
+            first_name_en: u.first_name_en,
+            last_name_en: u.last_name_en,
+            first_name_ar: u.first_name_ar,
+            last_name_ar: u.last_name_ar,
+            phone: u.phone,
+            preferred_language: u.preferred_language,
+            is_active: u.is_active,
+            is_service_account: u.is_service_account,
+            last_login_at: u.last_login_at,
+            created_at: u.created_at,
         })
-        .collect();
-    Ok(UserOut {
-        id: u.id,
-        email: u.email,
-        first_name_en: u.first_name_en,
-        last_name_en: u.last_name_en,
-        first_name_ar: u.first_name_ar,
-        last_name_ar: u.last_name_ar,
-        phone: u.phone,
-        preferred_language: u.preferred_language,
-        is_active: u.is_active,
-        is_service_account: u.is_service_account,
-        last_login_at: u.last_login_at,
-        created_at: u.created_at,
-        roles,
-    })
+        .collect())
 }
 
 /// Users are not owned by a hospital; a user is in reach when one of their assignments is.
@@ -619,7 +641,7 @@ async fn validate_assignment<C: ConnectionTrait>(
         ))
         .await?
         .is_some();
-    if !exists || !(scope.all || scope.hospitals.contains(&h)) {
+    if !exists || !scope.reaches(Reach::hospital(h)) {
         return Err(invalid(f("hospital"), h));
     }
     match a.department {
@@ -691,7 +713,7 @@ async fn insert_assignment<C: ConnectionTrait>(
     audit::record(
         db,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("role.assigned").object("user", user_id).hospital(a.hospital).details(serde_json::json!({"role": role.code(), "hospital": a.hospital, "department": a.department})),
     )
     .await?;
@@ -829,7 +851,7 @@ pub async fn create_user(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.created")
             .object("user", u.id)
             .details(serde_json::json!({"email": email})),
@@ -927,7 +949,7 @@ pub async fn update_user(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new(action).object("user", u.id),
     )
     .await?;
@@ -963,7 +985,7 @@ pub async fn delete_user(state: &AppState, p: &Principal, id: Uuid) -> AppResult
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.deleted").object("user", id),
     )
     .await?;
@@ -997,7 +1019,7 @@ pub async fn update_profile(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.profile_updated").object("user", u.id),
     )
     .await?;
@@ -1041,7 +1063,7 @@ pub async fn change_password(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.password_changed").object("user", p.user_id),
     )
     .await?;
@@ -1107,7 +1129,10 @@ pub async fn remove_role(
         ));
     }
     let scope = p.scope(Resource::Users, Operation::Assign);
-    if !scope.all && !a.hospital.is_some_and(|h| scope.hospitals.contains(&h)) {
+    if !a
+        .hospital
+        .map_or(scope.all, |h| scope.reaches(Reach::hospital(h)))
+    {
         return Err(AppError::field(
             "hospital",
             "You can only remove roles within your hospital.",
@@ -1130,7 +1155,7 @@ pub async fn remove_role(
     role_assignment::Entity::delete_by_id(found.id)
         .exec(&txn)
         .await?;
-    audit::record(&txn, state.clock.as_ref(), &actor_of(p), AuditEntry::new("role.removed").object("user", u.id).hospital(a.hospital).details(serde_json::json!({"role": role.code(), "hospital": a.hospital, "department": a.department}))).await?;
+    audit::record(&txn, state.clock.as_ref(), &Actor::of(p), AuditEntry::new("role.removed").object("user", u.id).hospital(a.hospital).details(serde_json::json!({"role": role.code(), "hospital": a.hospital, "department": a.department}))).await?;
     let out = user_out(&txn, u).await?;
     txn.commit().await?;
     Ok(out)
@@ -1152,7 +1177,7 @@ pub async fn unlock(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> 
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.unlocked").object("user", u.id),
     )
     .await?;
@@ -1171,7 +1196,7 @@ pub async fn invite(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Stri
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("user.invited").object("user", u.id),
     )
     .await?;
@@ -1463,6 +1488,15 @@ fn key_out(k: api_key::Model, key: Option<String>) -> ApiKeyOut {
     }
 }
 
+fn api_key_cols() -> ScopeColumns<api_key::Column> {
+    ScopeColumns {
+        hospital: Some(api_key::Column::HospitalId),
+        department: None,
+        physician: None,
+        assignee: None,
+    }
+}
+
 fn api_key_scope(p: &Principal, op: Operation) -> AppResult<Scope> {
     p.require(Resource::ApiKeys, op)?;
     Ok(p.scope(Resource::ApiKeys, op))
@@ -1544,7 +1578,7 @@ pub async fn create_api_key(
         ))
         .await?
         .is_some();
-    if !exists || !(scope.all || scope.hospitals.contains(&input.hospital)) {
+    if !exists || !scope.reaches(Reach::hospital(input.hospital)) {
         return Err(AppError::field(
             "hospital",
             format!("Invalid pk \"{}\" - object does not exist.", input.hospital),
@@ -1605,7 +1639,7 @@ pub async fn create_api_key(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("api_key.created")
             .object("api_key", row.id)
             .hospital(Some(input.hospital))
@@ -1621,19 +1655,20 @@ pub async fn create_api_key(
 /// # Errors
 /// 404 out of reach, 403 without permission.
 pub async fn revoke_api_key(state: &AppState, p: &Principal, id: Uuid) -> AppResult<ApiKeyOut> {
-    let view = api_key_scope(p, Operation::View).map_err(|_| AppError::NotFound)?;
     let txn = begin_write(&state.db).await?;
-    let k = api_key::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .filter(|k| view.all || view.hospitals.contains(&k.hospital_id))
-        .ok_or(AppError::NotFound)?;
-    let del = api_key_scope(p, Operation::Delete)?;
-    if !(del.all || del.hospitals.contains(&k.hospital_id)) {
-        return Err(AppError::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    let k = rbac::find_visible(
+        &txn,
+        api_key::Entity::find_by_id(id),
+        p,
+        Resource::ApiKeys,
+        api_key_cols(),
+    )
+    .await?;
+    p.allow(
+        Resource::ApiKeys,
+        Operation::Delete,
+        Reach::hospital(k.hospital_id),
+    )?;
     let now = state.clock.now();
     let mut am = k.clone().into_active_model();
     if k.revoked_at.is_none() {
@@ -1643,7 +1678,7 @@ pub async fn revoke_api_key(state: &AppState, p: &Principal, id: Uuid) -> AppRes
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_of(p),
+        &Actor::of(p),
         AuditEntry::new("api_key.revoked")
             .object("api_key", k.id)
             .hospital(Some(k.hospital_id)),

@@ -35,6 +35,18 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The caller of a request; integrations are labelled by their API key's service account.
+    pub fn of(p: &crate::platform::rbac::Principal) -> Self {
+        Self {
+            user_id: Some(p.user_id),
+            label: match p.api_key_hospital {
+                Some(_) => format!("api-key:{}", p.email),
+                None => p.email.clone(),
+            },
+            ip: p.ip.clone(),
+        }
+    }
+
     pub fn system() -> Self {
         Self {
             user_id: None,

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -320,7 +318,7 @@ pub async fn count_by_status<C: ConnectionTrait>(conn: &C) -> Result<HashMap<Str
 ///
 /// # Errors
 /// Database errors.
-pub async fn retry_dead<C: ConnectionTrait + TransactionTrait>(
+pub async fn retry_dead<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
     id: Uuid,

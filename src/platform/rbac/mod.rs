@@ -155,6 +155,43 @@ pub struct ScopeColumns<C> {
     pub assignee: Option<C>,
 }
 
+/// One row's scope values, described like its table's [`ScopeColumns`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    pub hospital: Uuid,
+    pub department: Option<Uuid>,
+    pub physician: Option<Uuid>,
+    pub assignee: Option<Uuid>,
+    /// Whether the table has a department column (department-level grants then reach by department,
+    /// not by hospital).
+    pub department_column: bool,
+    /// Whether the table has a physician column (physician grants then reach by physician).
+    pub physician_column: bool,
+}
+
+impl Reach {
+    /// A row of a hospital-wide table (no department or physician column).
+    pub fn hospital(hospital: Uuid) -> Self {
+        Self {
+            hospital,
+            department: None,
+            physician: None,
+            assignee: None,
+            department_column: false,
+            physician_column: false,
+        }
+    }
+
+    /// A row of a table with a department column.
+    pub fn department(hospital: Uuid, department: Option<Uuid>) -> Self {
+        Self {
+            department,
+            department_column: true,
+            ..Self::hospital(hospital)
+        }
+    }
+}
+
 impl Principal {
     pub fn is_px_admin(&self) -> bool {
         self.api_key_hospital.is_none() && self.grants.iter().any(|g| g.role == Role::PxAdmin)
@@ -179,9 +216,25 @@ impl Principal {
         if self.can(resource, op) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
-                "You do not have permission to perform this action.".into(),
-            ))
+            Err(forbidden())
+        }
+    }
+
+    /// Whether `op` on `resource` reaches the row `r`.
+    pub fn reaches(&self, resource: Resource, op: Operation, r: Reach) -> bool {
+        self.scope(resource, op).reaches(r)
+    }
+
+    /// For an object already found in the caller's View scope: 403 unless `op` is granted and reaches it.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`].
+    pub fn allow(&self, resource: Resource, op: Operation, r: Reach) -> AppResult<()> {
+        self.require(resource, op)?;
+        if self.reaches(resource, op, r) {
+            Ok(())
+        } else {
+            Err(forbidden())
         }
     }
 
@@ -265,36 +318,30 @@ impl Scope {
         any
     }
 
-    /// Whether a single row with these values is reached (for objects already loaded, and for
-    /// checking a target hospital/department before creating something there).
-    pub fn reaches(
-        &self,
-        hospital: Option<Uuid>,
-        department: Option<Uuid>,
-        physician: Option<Uuid>,
-        assignee: Option<Uuid>,
-        has_department_column: bool,
-    ) -> bool {
-        if self.all {
+    /// Whether one row is reached: the same rule as [`Scope::condition`], for objects already loaded and
+    /// for the target of a create (its hospital, department or parent).
+    pub fn reaches(&self, r: Reach) -> bool {
+        if self.all || self.hospitals.contains(&r.hospital) {
             return true;
         }
-        if let Some(h) = hospital {
-            if self.hospitals.contains(&h) {
-                return true;
-            }
-            if !has_department_column && physician.is_none() && self.fallback_hospitals.contains(&h)
-            {
-                return true;
-            }
-        }
-        if department.is_some_and(|d| self.departments.contains(&d)) {
+        if !r.department_column
+            && !r.physician_column
+            && self.fallback_hospitals.contains(&r.hospital)
+        {
             return true;
         }
-        if physician.is_some_and(|p| self.physicians.contains(&p)) {
+        if r.department.is_some_and(|d| self.departments.contains(&d)) {
             return true;
         }
-        matches!((assignee, self.user), (Some(a), Some(u)) if a == u)
+        if r.physician.is_some_and(|p| self.physicians.contains(&p)) {
+            return true;
+        }
+        matches!((r.assignee, self.user), (Some(a), Some(u)) if a == u)
     }
+}
+
+fn forbidden() -> AppError {
+    AppError::Forbidden("You do not have permission to perform this action.".into())
 }
 
 fn never() -> SimpleExpr {
@@ -314,6 +361,32 @@ pub fn scoped<E: EntityTrait>(
 ) -> AppResult<Select<E>> {
     principal.require(resource, op)?;
     Ok(select.filter(principal.scope(resource, op).condition(cols)))
+}
+
+/// One object by a query (usually `find_by_id` minus soft-deleted rows) within the caller's View scope.
+/// Anything not visible — out of scope, no View grant at all, or absent — is 404, so existence never leaks.
+///
+/// # Errors
+/// [`AppError::NotFound`]; database errors.
+pub async fn find_visible<E, C>(
+    conn: &C,
+    select: Select<E>,
+    principal: &Principal,
+    resource: Resource,
+    cols: ScopeColumns<E::Column>,
+) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    if !principal.can(resource, Operation::View) {
+        return Err(AppError::NotFound);
+    }
+    select
+        .filter(principal.scope(resource, Operation::View).condition(cols))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 #[cfg(test)]
@@ -359,8 +432,8 @@ mod tests {
         let p = principal(vec![grant(Role::HospitalAdmin, Some(a), None, &[])]);
         let s = p.scope(Resource::Patients, Operation::View);
         assert!(s.granted && !s.all);
-        assert!(s.reaches(Some(a), None, None, None, false));
-        assert!(!s.reaches(Some(b), None, None, None, false));
+        assert!(s.reaches(Reach::hospital(a)));
+        assert!(!s.reaches(Reach::hospital(b)));
     }
 
     #[test]
@@ -374,8 +447,37 @@ mod tests {
             &[d, child],
         )]);
         let s = p.scope(Resource::Departments, Operation::View);
-        assert!(s.reaches(Some(h), Some(child), None, None, true));
-        assert!(!s.reaches(Some(h), Some(other), None, None, true));
+        assert!(s.reaches(Reach::department(h, Some(child))));
+        assert!(!s.reaches(Reach::department(h, Some(other))));
+    }
+
+    #[test]
+    fn department_roles_reach_hospital_wide_rows_but_not_sibling_department_rows() {
+        let h = Uuid::now_v7();
+        let (d, sibling) = (Uuid::now_v7(), Uuid::now_v7());
+        let p = principal(vec![grant(Role::Nurse, Some(h), Some(d), &[d])]);
+        let s = p.scope(Resource::Patients, Operation::View);
+        assert!(s.reaches(Reach::hospital(h)));
+        let s = p.scope(Resource::Physicians, Operation::View);
+        assert!(s.reaches(Reach::department(h, Some(d))));
+        assert!(!s.reaches(Reach::department(h, Some(sibling))));
+        assert!(!s.reaches(Reach::department(h, None)));
+        assert!(
+            p.allow(
+                Resource::Physicians,
+                Operation::View,
+                Reach::department(h, Some(d))
+            )
+            .is_ok()
+        );
+        assert!(
+            p.allow(
+                Resource::Physicians,
+                Operation::Edit,
+                Reach::department(h, Some(d))
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -393,8 +495,8 @@ mod tests {
         p.api_key_hospital = Some(h);
         let s = p.scope(Resource::Patients, Operation::View);
         assert!(!s.all);
-        assert!(s.reaches(Some(h), None, None, None, false));
-        assert!(!s.reaches(Some(Uuid::now_v7()), None, None, None, false));
+        assert!(s.reaches(Reach::hospital(h)));
+        assert!(!s.reaches(Reach::hospital(Uuid::now_v7())));
     }
 
     #[test]
@@ -406,12 +508,9 @@ mod tests {
             &[],
         )]);
         let s = p.scope(Resource::Actions, Operation::View);
-        assert!(s.reaches(
-            Some(Uuid::now_v7()),
-            Some(Uuid::now_v7()),
-            None,
-            Some(p.user_id),
-            true
-        ));
+        assert!(s.reaches(Reach {
+            assignee: Some(p.user_id),
+            ..Reach::department(Uuid::now_v7(), Some(Uuid::now_v7()))
+        }));
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Form, Mode, Reach, allow, audit, changed, check_department, check_hospital, check_placement,
+    Form, Mode, Reach, audit, changed, check_department, check_hospital, check_placement,
     keep_hospital,
 };
 use crate::apps::organizations::model::{CATEGORIES, department};
@@ -39,7 +39,9 @@ fn reach(m: &department::Model) -> Reach {
         hospital: m.hospital_id,
         department: Some(m.id),
         physician: None,
-        has_department_column: true,
+        department_column: true,
+        physician_column: false,
+        assignee: None,
     }
 }
 
@@ -103,16 +105,14 @@ async fn visible<C: ConnectionTrait>(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<department::Model> {
-    rbac::scoped(
+    rbac::find_visible(
+        conn,
         department::Entity::find_by_id(id).filter(department::Column::DeletedAt.is_null()),
         p,
         R,
-        Operation::View,
         cols(),
-    )?
-    .one(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+    )
+    .await
 }
 
 /// # Errors
@@ -243,7 +243,7 @@ pub async fn update(
 ) -> AppResult<DepartmentOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
-        allow(p, R, Operation::Edit, reach(&before))?;
+        p.allow(R, Operation::Edit, reach(&before))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
         keep_hospital(&mut form, i.hospital, before.hospital_id);
@@ -301,7 +301,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async move |txn| {
         let m = visible(txn, p, id).await?;
-        allow(p, R, Operation::Delete, reach(&m))?;
+        p.allow(R, Operation::Delete, reach(&m))?;
         let children = department::Entity::find()
             .filter(department::Column::ParentId.eq(id))
             .filter(department::Column::DeletedAt.is_null())

@@ -9,13 +9,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Form, Mode, Reach, allow, audit, changed, check_department, check_hospital, check_placement,
-    check_user, invalid_pk, keep_hospital, reaches,
+    Form, Mode, Reach, audit, changed, check_department, check_hospital, check_placement,
+    check_user, invalid_pk, keep_hospital,
 };
 use crate::apps::organizations::model::employee;
 use crate::apps::organizations::wire::{EmployeeIn, EmployeeOut};
 use crate::platform::db::in_txn;
-use crate::platform::error::{AppError, AppResult, on_constraint};
+use crate::platform::error::{AppResult, on_constraint};
 use crate::platform::ids::new_id;
 use crate::platform::pagination::{Filter, FilterKind, ListQuery, ListSpec, Page, paginate};
 use crate::platform::rbac::{self, Operation, Principal, Resource, ScopeColumns};
@@ -40,7 +40,9 @@ fn reach(m: &employee::Model) -> Reach {
         hospital: m.hospital_id,
         department: m.department_id,
         physician: None,
-        has_department_column: true,
+        department_column: true,
+        physician_column: false,
+        assignee: None,
     }
 }
 
@@ -106,16 +108,14 @@ async fn visible<C: ConnectionTrait>(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<employee::Model> {
-    rbac::scoped(
+    rbac::find_visible(
+        conn,
         employee::Entity::find_by_id(id).filter(employee::Column::DeletedAt.is_null()),
         p,
         R,
-        Operation::View,
         cols(),
-    )?
-    .one(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+    )
+    .await
 }
 
 /// # Errors
@@ -164,7 +164,7 @@ async fn check_manager<C: ConnectionTrait>(
         .filter(employee::Column::DeletedAt.is_null())
         .one(conn)
         .await?
-        .filter(|e| reaches(p, R, Operation::View, reach(e)));
+        .filter(|e| p.reaches(R, Operation::View, reach(e)));
     let Some(boss) = found else {
         form.add("reports_to", invalid_pk(manager));
         return Ok(());
@@ -296,7 +296,7 @@ pub async fn update(
 ) -> AppResult<EmployeeOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
-        allow(p, R, Operation::Edit, reach(&before))?;
+        p.allow(R, Operation::Edit, reach(&before))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
         keep_hospital(&mut form, i.hospital, before.hospital_id);
@@ -334,7 +334,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async move |txn| {
         let m = visible(txn, p, id).await?;
-        allow(p, R, Operation::Delete, reach(&m))?;
+        p.allow(R, Operation::Delete, reach(&m))?;
         let hospital = m.hospital_id;
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));

@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Form, Mode, Reach, allow, audit, changed};
+use super::{Form, Mode, Reach, audit, changed};
 use crate::apps::organizations::model::{
     ACTION_TRIGGERS, CHANNELS, WEEKDAYS, choice_error, hospital, hospital_settings,
 };
@@ -81,16 +81,14 @@ pub(crate) async fn visible<C: ConnectionTrait>(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<hospital::Model> {
-    rbac::scoped(
+    rbac::find_visible(
+        conn,
         hospital::Entity::find_by_id(id).filter(hospital::Column::DeletedAt.is_null()),
         p,
         Resource::Hospitals,
-        Operation::View,
         cols(),
-    )?
-    .one(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+    )
+    .await
 }
 
 /// # Errors
@@ -186,7 +184,7 @@ pub async fn update(
 ) -> AppResult<HospitalOut> {
     in_txn(&state.db, async |txn| {
         let before = visible(txn, p, id).await?;
-        allow(p, Resource::Hospitals, Operation::Edit, Reach::hospital(id))?;
+        p.allow(Resource::Hospitals, Operation::Edit, Reach::hospital(id))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
         apply(&mut form, input, &mut m);
@@ -224,12 +222,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async |txn| {
         let m = visible(txn, p, id).await?;
-        allow(
-            p,
-            Resource::Hospitals,
-            Operation::Delete,
-            Reach::hospital(id),
-        )?;
+        p.allow(Resource::Hospitals, Operation::Delete, Reach::hospital(id))?;
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));
         am.update(txn).await?;
@@ -355,8 +348,7 @@ pub async fn get_settings(
     id: Uuid,
 ) -> AppResult<HospitalSettings> {
     visible(&state.db, p, id).await?;
-    allow(
-        p,
+    p.allow(
         Resource::HospitalSettings,
         Operation::View,
         Reach::hospital(id),
@@ -376,8 +368,7 @@ pub async fn update_settings(
 ) -> AppResult<HospitalSettings> {
     in_txn(&state.db, async |txn| {
         visible(txn, p, id).await?;
-        allow(
-            p,
+        p.allow(
             Resource::HospitalSettings,
             Operation::Configure,
             Reach::hospital(id),

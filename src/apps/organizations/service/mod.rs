@@ -177,61 +177,11 @@ impl Form {
 }
 
 /// Where a row sits, for scope checks.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Reach {
-    pub hospital: Uuid,
-    pub department: Option<Uuid>,
-    pub physician: Option<Uuid>,
-    pub has_department_column: bool,
-}
-
-impl Reach {
-    pub fn hospital(h: Uuid) -> Self {
-        Self {
-            hospital: h,
-            department: None,
-            physician: None,
-            has_department_column: false,
-        }
-    }
-}
-
-pub(crate) fn reaches(p: &Principal, resource: Resource, op: Operation, r: Reach) -> bool {
-    p.scope(resource, op).reaches(
-        Some(r.hospital),
-        r.department,
-        r.physician,
-        None,
-        r.has_department_column,
-    )
-}
-
-/// For an object already found in the caller's View scope: 403 unless `op` is granted and reaches it.
-pub(crate) fn allow(p: &Principal, resource: Resource, op: Operation, r: Reach) -> AppResult<()> {
-    p.require(resource, op)?;
-    if reaches(p, resource, op, r) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ))
-    }
-}
+pub(crate) use crate::platform::rbac::Reach;
 
 /// Parses a path id; anything but a UUID is simply not found (as DRF's URL patterns do).
 pub fn path_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
-}
-
-pub(crate) fn actor(p: &Principal) -> Actor {
-    Actor {
-        user_id: Some(p.user_id),
-        label: match p.api_key_hospital {
-            Some(_) => format!("api-key:{}", p.email),
-            None => p.email.clone(),
-        },
-        ip: p.ip.clone(),
-    }
 }
 
 /// Records `action` (`<object type>.<verb>`) for object `id` on `conn` (the caller's transaction).
@@ -247,7 +197,7 @@ pub(crate) async fn audit<C: ConnectionTrait>(
     audit::record(
         conn,
         state.clock.as_ref(),
-        &actor(p),
+        &Actor::of(p),
         AuditEntry::new(action)
             .object(action.split('.').next().unwrap_or(action), id)
             .hospital(hospital)
@@ -275,7 +225,7 @@ pub(crate) async fn check_hospital<C: ConnectionTrait>(
         .one(conn)
         .await?
         .is_some();
-    if !live || !reaches(p, resource, op, Reach::hospital(id)) {
+    if !live || !p.reaches(resource, op, Reach::hospital(id)) {
         form.add("hospital", invalid_pk(id));
     }
     Ok(())
@@ -296,15 +246,16 @@ pub(crate) async fn check_department<C: ConnectionTrait>(
         .one(conn)
         .await?
         .filter(|d| {
-            reaches(
-                p,
+            p.reaches(
                 Resource::Departments,
                 Operation::View,
                 Reach {
                     hospital: d.hospital_id,
                     department: Some(d.id),
                     physician: None,
-                    has_department_column: true,
+                    department_column: true,
+                    physician_column: false,
+                    assignee: None,
                 },
             )
         });
@@ -350,11 +301,11 @@ pub(crate) fn check_placement(
     r: Reach,
     department_field: &str,
 ) {
-    if !form.errors.is_empty() || reaches(p, resource, op, r) {
+    if !form.errors.is_empty() || p.reaches(resource, op, r) {
         return;
     }
     match r.department {
-        Some(d) if r.has_department_column => form.add(department_field, invalid_pk(d)),
+        Some(d) if r.department_column => form.add(department_field, invalid_pk(d)),
         _ => form.add("hospital", invalid_pk(r.hospital)),
     }
 }

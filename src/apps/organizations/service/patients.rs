@@ -11,9 +11,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    Form, Mode, Reach, allow, audit, changed, check_hospital, check_placement, keep_hospital,
-};
+use super::{Form, Mode, Reach, audit, changed, check_hospital, check_placement, keep_hospital};
 use crate::apps::organizations::model::{
     GENDERS, LANGUAGES, NationalId, choice_error, mask_phone, mask_tail, patient,
 };
@@ -181,16 +179,14 @@ async fn visible<C: ConnectionTrait>(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<patient::Model> {
-    rbac::scoped(
+    rbac::find_visible(
+        conn,
         patient::Entity::find_by_id(id).filter(patient::Column::DeletedAt.is_null()),
         p,
         R,
-        Operation::View,
         cols(),
-    )?
-    .one(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+    )
+    .await
 }
 
 /// The full record; the view itself is audited before anything is returned.
@@ -359,7 +355,7 @@ pub async fn update(
 ) -> AppResult<PatientOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
-        allow(p, R, Operation::Edit, Reach::hospital(before.hospital_id))?;
+        p.allow(R, Operation::Edit, Reach::hospital(before.hospital_id))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
         keep_hospital(&mut form, i.hospital, before.hospital_id);
@@ -398,7 +394,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async move |txn| {
         let m = visible(txn, p, id).await?;
-        allow(p, R, Operation::Delete, Reach::hospital(m.hospital_id))?;
+        p.allow(R, Operation::Delete, Reach::hospital(m.hospital_id))?;
         let hospital = m.hospital_id;
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));

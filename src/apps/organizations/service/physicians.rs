@@ -8,13 +8,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Form, Mode, Reach, allow, audit, changed, check_department, check_hospital, check_placement,
+    Form, Mode, Reach, audit, changed, check_department, check_hospital, check_placement,
     check_user, keep_hospital,
 };
 use crate::apps::organizations::model::physician;
 use crate::apps::organizations::wire::{PhysicianIn, PhysicianOut};
 use crate::platform::db::in_txn;
-use crate::platform::error::{AppError, AppResult, on_constraint};
+use crate::platform::error::{AppResult, on_constraint};
 use crate::platform::ids::new_id;
 use crate::platform::pagination::{Filter, FilterKind, ListQuery, ListSpec, Page, paginate};
 use crate::platform::rbac::{self, Operation, Principal, Resource, ScopeColumns};
@@ -37,7 +37,9 @@ fn reach(m: &physician::Model) -> Reach {
         hospital: m.hospital_id,
         department: m.department_id,
         physician: Some(m.id),
-        has_department_column: true,
+        department_column: true,
+        physician_column: true,
+        assignee: None,
     }
 }
 
@@ -108,16 +110,14 @@ async fn visible<C: ConnectionTrait>(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<physician::Model> {
-    rbac::scoped(
+    rbac::find_visible(
+        conn,
         physician::Entity::find_by_id(id).filter(physician::Column::DeletedAt.is_null()),
         p,
         R,
-        Operation::View,
         cols(),
-    )?
-    .one(conn)
-    .await?
-    .ok_or(AppError::NotFound)
+    )
+    .await
 }
 
 /// # Errors
@@ -257,7 +257,7 @@ pub async fn update(
 ) -> AppResult<PhysicianOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
-        allow(p, R, Operation::Edit, reach(&before))?;
+        p.allow(R, Operation::Edit, reach(&before))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
         keep_hospital(&mut form, i.hospital, before.hospital_id);
@@ -302,7 +302,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     in_txn(&state.db, async move |txn| {
         let m = visible(txn, p, id).await?;
-        allow(p, R, Operation::Delete, reach(&m))?;
+        p.allow(R, Operation::Delete, reach(&m))?;
         let hospital = m.hospital_id;
         let mut am = m.into_active_model();
         am.deleted_at = sea_orm::Set(Some(state.clock.now()));
