@@ -29,7 +29,12 @@ use crate::platform::events::EventBus;
 use crate::platform::jobs::scheduler::{self, ScheduleDef, Scheduler};
 use crate::platform::jobs::{self, Registry, Worker, WorkerOptions, handler_fn};
 use crate::platform::state::AppState;
-use crate::platform::{health, keys, limits, openapi};
+use crate::platform::error::AppResult;
+use crate::platform::i18n::Lang;
+use crate::platform::rbac::Principal;
+use crate::platform::ui::registry::{Directory, NavGroup, NavItem, Profile, Registry as UiRegistry};
+use crate::platform::{health, keys, limits, openapi, ui};
+use tower_http::compression::CompressionLayer;
 
 /// Periodic work. Written to the `schedules` table on start-up when missing; the table then rules.
 pub fn schedules() -> Vec<ScheduleDef> {
@@ -38,6 +43,12 @@ pub fn schedules() -> Vec<ScheduleDef> {
             name: "audit.seal",
             cron: "0 * * * * *",
             job_kind: audit::SEAL_JOB,
+            payload: serde_json::json!({}),
+        },
+        ScheduleDef {
+            name: "ui.sessions.prune",
+            cron: "0 15 * * * *",
+            job_kind: SESSIONS_PRUNE_JOB,
             payload: serde_json::json!({}),
         },
         ScheduleDef {
@@ -50,6 +61,7 @@ pub fn schedules() -> Vec<ScheduleDef> {
 }
 
 const PRUNE_JOB: &str = "jobs.prune";
+const SESSIONS_PRUNE_JOB: &str = "ui.sessions.prune";
 
 #[derive(Deserialize)]
 struct PrunePayload {
@@ -83,22 +95,101 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
             })
         }),
     );
+    registry.register(
+        SESSIONS_PRUNE_JOB,
+        handler_fn(|ctx| {
+            Box::pin(async move {
+                let n = ui::session::prune(&ctx.db, ctx.clock.now()).await?;
+                tracing::debug!(deleted = n, "pruned expired console sessions");
+                Ok(())
+            })
+        }),
+    );
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     bus.install(&mut registry);
     registry.validate()?;
     Ok(registry)
 }
 
-/// The HTTP application: API, docs, health, (later) the UI.
+/// The sidebar: groups of links, each shown only to users who may open it.
+fn nav() -> Vec<NavGroup> {
+    use crate::platform::rbac::{Operation as O, Resource as R};
+    let item = |label, href, icon, resource, count| NavItem {
+        label,
+        href,
+        icon,
+        resource,
+        op: O::View,
+        count,
+    };
+    vec![
+        NavGroup {
+            label: "nav.group.overview",
+            items: vec![item("nav.home", "/", "speedometer2", R::Hospitals, None)],
+        },
+        NavGroup {
+            label: "nav.group.organization",
+            items: vec![
+                item("nav.hospitals", "/organizations/hospitals/", "hospital", R::Hospitals, Some("organizations/hospitals")),
+                item("nav.departments", "/organizations/departments/", "diagram-3", R::Departments, Some("organizations/departments")),
+                item("nav.physicians", "/organizations/physicians/", "person-badge", R::Physicians, Some("organizations/physicians")),
+                item("nav.employees", "/organizations/employees/", "person-vcard", R::Employees, Some("organizations/employees")),
+                item("nav.patients", "/organizations/patients/", "person-heart", R::Patients, Some("organizations/patients")),
+            ],
+        },
+        NavGroup {
+            label: "nav.group.admin",
+            items: vec![
+                item("nav.config", "/config/", "sliders", R::HospitalSettings, None),
+                item("nav.users", "/accounts/users/", "people", R::Users, Some("accounts/users")),
+                item("nav.roles", "/accounts/roles/", "shield-lock", R::Roles, None),
+                item("nav.api_keys", "/accounts/api-keys/", "key", R::ApiKeys, Some("accounts/api-keys")),
+                item("nav.audit", "/audit/log/", "journal-text", R::AuditLog, None),
+            ],
+        },
+    ]
+}
+
+/// What the console layout asks of accounts and organizations.
+struct ConsoleDirectory;
+
+#[async_trait::async_trait]
+impl Directory for ConsoleDirectory {
+    async fn profile(&self, s: &AppState, user: uuid::Uuid) -> AppResult<Profile> {
+        crate::apps::accounts::views::profile(s, user).await
+    }
+    async fn set_language(&self, s: &AppState, user: uuid::Uuid, lang: Lang) -> AppResult<()> {
+        crate::apps::accounts::views::set_language(s, user, lang).await
+    }
+    async fn timezone(&self, s: &AppState, p: &Principal) -> chrono_tz::Tz {
+        crate::apps::organizations::views::timezone_for(s, p).await
+    }
+}
+
+/// Every module's console resources, look-ups and the sidebar.
+pub fn ui_registry() -> UiRegistry {
+    let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
+    crate::apps::organizations::views::register(&mut reg);
+    crate::apps::accounts::views::register(&mut reg);
+    reg.resource(audit::browse::resource());
+    reg.nav = nav();
+    reg
+}
+
+/// The HTTP application: API, docs, health and the web console.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
+        .merge(audit::browse::router())
         .merge(crate::apps::accounts::router())
         .merge(crate::apps::organizations::router())
         .split_for_parts();
+    let pages = crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
+        .merge(console)
         .merge(
             SwaggerUi::new("/api/docs/")
                 .url("/api/schema/", openapi)
@@ -107,6 +198,8 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(ui::pages::render_errors))
+        .layer(CompressionLayer::new())
         .layer(limits::limit(limits::JSON_DEFAULT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -127,8 +220,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> AppError {
-    AppError::NotFound
+/// JSON for the API, an HTML page for the console.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let p = uri.path();
+    if p.starts_with("/api/") || p.starts_with("/health") {
+        AppError::NotFound.into_response()
+    } else {
+        ui::UiError::App(AppError::NotFound).into_response()
+    }
 }
 
 async fn method_not_allowed() -> AppError {
@@ -164,6 +263,7 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
         clock,
         config: Arc::new(config),
         keys: Arc::new(keys),
+        ui: Arc::new(ui_registry()),
     })
 }
 

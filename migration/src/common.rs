@@ -94,3 +94,31 @@ pub fn index(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
     }
     i.take()
 }
+
+/// A foreign key named `fk_<table>_<column>`.
+pub fn fk(from: &str, col: &str, to: &str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(format!("fk_{from}_{col}"))
+        .from(Alias::new(from), Alias::new(col))
+        .to(Alias::new(to), Alias::new("id"))
+        .on_delete(on_delete)
+        .take()
+}
+
+pub fn boolean(name: &str, default: bool) -> ColumnDef {
+    ColumnDef::new(Alias::new(name))
+        .boolean()
+        .not_null()
+        .default(default)
+        .take()
+}
+
+pub fn uuid_req(name: &str) -> ColumnDef {
+    ColumnDef::new(Alias::new(name)).uuid().not_null().take()
+}
+
+pub fn unique(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
+    let mut i = index(table, name, cols);
+    i.unique();
+    i
+}

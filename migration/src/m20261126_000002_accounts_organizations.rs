@@ -13,33 +13,6 @@ impl MigrationName for Migration {
     }
 }
 
-fn fk(from: &str, col: &str, to: &str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{from}_{col}"))
-        .from(Alias::new(from), Alias::new(col))
-        .to(Alias::new(to), Alias::new("id"))
-        .on_delete(on_delete)
-        .take()
-}
-
-fn boolean(name: &str, default: bool) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .boolean()
-        .not_null()
-        .default(default)
-        .take()
-}
-
-fn uuid_req(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name)).uuid().not_null().take()
-}
-
-fn unique(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut i = index(table, name, cols);
-    i.unique();
-    i
-}
-
 /// The eight roles of SPEC.md "Roles and scope": code, level, names.
 const ROLES: &[(&str, i32, &str, &str)] = &[
     ("PX_ADMIN", 100, "PX Admin", "مدير تجربة المريض"),

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::platform::clock::SharedClock;
 use crate::platform::db::Db;
 use crate::platform::keys::Keys;
+use crate::platform::ui::registry::Registry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,4 +14,6 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
+    /// The console's resources, sidebar and look-ups (assembled in `startup.rs`).
+    pub ui: Arc<Registry>,
 }

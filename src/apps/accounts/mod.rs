@@ -2,6 +2,7 @@
 //! password reset and invitations, integration API keys.
 
 mod api;
+pub mod views;
 pub mod model;
 pub mod password;
 pub mod service;

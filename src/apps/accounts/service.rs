@@ -98,7 +98,7 @@ async fn check_throttle(state: &AppState, email: &str, ip: &str) -> AppResult<()
     Ok(())
 }
 
-/// Signs in with email and password.
+/// Signs in with email and password (API): a token pair.
 ///
 /// # Errors
 /// 401 for wrong credentials (audited), 429 with Retry-After after repeated failures.
@@ -108,6 +108,25 @@ pub async fn login(
     password_in: &str,
     ip: Option<String>,
 ) -> AppResult<TokenPair> {
+    let uid = authenticate(state, email, password_in, ip, "api").await?;
+    let txn = begin_write(&state.db).await?;
+    let pair = issue_pair(&txn, state, uid, new_id()).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+/// Checks email and password with throttling, audits the attempt on `channel` (`api` or `ui`) and
+/// records the sign-in; the caller then issues tokens or a session.
+///
+/// # Errors
+/// 401 for wrong credentials (audited), 429 with Retry-After after repeated failures.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password_in: &str,
+    ip: Option<String>,
+    channel: &str,
+) -> AppResult<Uuid> {
     let email = email.trim().to_lowercase();
     let ip_s = ip.clone().unwrap_or_else(|| "unknown".into());
     check_throttle(state, &email, &ip_s).await?;
@@ -150,7 +169,7 @@ pub async fn login(
             state.clock.as_ref(),
             &actor,
             AuditEntry::new("login.failed")
-                .details(serde_json::json!({"email": email, "channel": "api"})),
+                .details(serde_json::json!({"email": email, "channel": channel})),
         )
         .await?;
         txn.commit().await?;
@@ -173,12 +192,28 @@ pub async fn login(
         &actor,
         AuditEntry::new("login.succeeded")
             .object("user", u.id)
-            .details(serde_json::json!({"channel": "api"})),
+            .details(serde_json::json!({"channel": channel})),
     )
     .await?;
-    let pair = issue_pair(&txn, state, u.id, new_id()).await?;
     txn.commit().await?;
-    Ok(pair)
+    Ok(u.id)
+}
+
+/// Records the end of a console session.
+///
+/// # Errors
+/// Database errors.
+pub async fn logout_session(state: &AppState, p: &Principal) -> AppResult<()> {
+    audit::record(
+        &state.db,
+        state.clock.as_ref(),
+        &Actor::of(p),
+        AuditEntry::new("logout")
+            .object("user", p.user_id)
+            .details(serde_json::json!({"channel": "ui"})),
+    )
+    .await?;
+    Ok(())
 }
 
 async fn issue_pair(
@@ -1648,6 +1683,23 @@ pub async fn create_api_key(
     .await?;
     txn.commit().await?;
     Ok(key_out(row, Some(key)))
+}
+
+/// One API key (never its secret).
+///
+/// # Errors
+/// 403 without view permission, 404 out of scope.
+pub async fn get_api_key(state: &AppState, p: &Principal, id: Uuid) -> AppResult<ApiKeyOut> {
+    api_key_scope(p, Operation::View)?;
+    let k = rbac::find_visible(
+        &state.db,
+        api_key::Entity::find_by_id(id),
+        p,
+        Resource::ApiKeys,
+        api_key_cols(),
+    )
+    .await?;
+    Ok(key_out(k, None))
 }
 
 /// Revokes a key; it stops working at once.

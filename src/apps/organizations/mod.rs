@@ -8,6 +8,7 @@
 pub mod api;
 pub mod model;
 pub mod service;
+pub mod views;
 pub mod wire;
 
 use sea_orm::ConnectionTrait;

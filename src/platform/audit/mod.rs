@@ -6,6 +6,7 @@
 //! head is also kept in `system_kv`, so deleting the newest sealed rows is detected too.
 //! [`verify`] recomputes the chain and names the first row that does not match.
 
+pub mod browse;
 pub mod model;
 
 use chrono::{DateTime, SecondsFormat, Utc};
