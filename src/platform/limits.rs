@@ -15,6 +15,10 @@ pub const BULK: usize = 8 * MIB;
 pub const BULK_MAX_ITEMS: usize = 1000;
 /// Multipart attachments (configurable per deployment; this is the default).
 pub const ATTACHMENT_DEFAULT: usize = 20 * MIB;
+/// An uploaded CSV/XLSX import file (`platform::import::read` refuses anything larger).
+pub const IMPORT_FILE: usize = 10 * MIB;
+/// Rows per import unless the caller asks for fewer or more.
+pub const IMPORT_ROWS_DEFAULT: usize = 10_000;
 
 /// A layer setting a route's body limit: `.route_layer(limits::limit(limits::INBOUND_EVENT))`.
 pub fn limit(bytes: usize) -> DefaultBodyLimit {
