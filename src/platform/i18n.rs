@@ -112,6 +112,29 @@ pub fn t(lang: Lang, key: &str) -> &str {
     }
 }
 
+/// [`t`] for the lifetime of the program: a missing key (a bug the catalog test catches) is kept once
+/// so it can still be shown.
+pub fn t_static(lang: Lang, key: &str) -> &'static str {
+    if let Some(pair) = CATALOG.get(key) {
+        return match lang {
+            Lang::En => &pair[0],
+            Lang::Ar => &pair[1],
+        };
+    }
+    static MISSING: LazyLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+        LazyLock::new(Default::default);
+    let Ok(mut seen) = MISSING.lock() else {
+        return "?";
+    };
+    if let Some(k) = seen.get(key) {
+        return k;
+    }
+    tracing::warn!(key, "message key missing from the catalog");
+    let leaked: &'static str = Box::leak(key.to_string().into_boxed_str());
+    seen.insert(leaked);
+    leaked
+}
+
 /// Whether the catalog has `key` (for optional labels such as choice values).
 pub fn has(key: &str) -> bool {
     CATALOG.contains_key(key)

@@ -499,6 +499,42 @@ async fn settings_save(ui: Ui, State(s): State<AppState>, Path(id): Path<String>
     }
 }
 
+// ------------------------------------------------------------------------------ system configuration
+
+pub struct ConfigHospital {
+    pub name: String,
+    pub code: String,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "organizations/config.html")]
+struct ConfigPage {
+    ctx: Ctx,
+    hospitals: Vec<ConfigHospital>,
+}
+
+/// `GET /config/`: the System Configuration console's first page: each hospital's settings.
+async fn config_home(ui: Ui, State(s): State<AppState>) -> UiResult {
+    ui.p.require(Resource::HospitalSettings, Operation::View)?;
+    let q = ListQuery::parse("/config/", "page_size=200&ordering=code")?;
+    let hospitals = service::hospitals::list(&s, &ui.p, &q)
+        .await?
+        .results
+        .into_iter()
+        .map(|h| ConfigHospital {
+            name: ui.ctx.pick(&h.name_en, &h.name_ar).to_string(),
+            code: h.code,
+            href: format!("/organizations/hospitals/{}/settings/", h.id),
+        })
+        .collect();
+    let t = ui.t("config.title");
+    render(&ConfigPage {
+        ctx: ui.ctx.clone().crumb(t, None).titled(t),
+        hospitals,
+    })
+}
+
 // ------------------------------------------------------------------------------------ department tree
 
 pub struct TreeNode {
@@ -795,4 +831,5 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/organizations/hospitals/{id}/settings/", get(settings_form).post(settings_save))
         .route("/organizations/departments/tree/", get(department_tree))
+        .route("/config/", get(config_home))
 }

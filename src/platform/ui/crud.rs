@@ -189,6 +189,12 @@ pub struct ListView {
     pub ordering: String,
 }
 
+impl ListView {
+    pub fn is_active(&self, id: &Uuid) -> bool {
+        self.active_view.as_ref() == Some(id)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "ui/list.html")]
 pub struct ListPage {
@@ -465,7 +471,8 @@ async fn list(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiResult {
     if ui.htmx && ui.target.as_deref() == Some("list") {
         return render(&TablePartial { ctx, v });
     }
-    let ctx = ctx.crumb(ctx.t(d.title), None).titled(ctx.t(d.title));
+    let title = ctx.t(d.title);
+    let ctx = ctx.crumb(title, None).titled(title);
     render(&ListPage { ctx, v })
 }
 

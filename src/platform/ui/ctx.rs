@@ -79,7 +79,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn t(&self, key: &str) -> &'static str {
         // The catalog lives for the whole program; handing out 'static keeps templates simple.
-        i18n::t(self.lang, key)
+        i18n::t_static(self.lang, key)
     }
 
     pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
