@@ -55,7 +55,7 @@ fn field(c: &Cell) -> Cow<'_, str> {
 /// Exception: a sign followed only by digits (and at most one decimal point), such as an E.164 phone
 /// number `+966501234567` or `-5`, is left alone: it cannot call a function or reach another
 /// application, and prefixing it would corrupt every phone number in an export.
-pub fn neutralise(s: &str) -> Cow<'_, str> {
+fn neutralise(s: &str) -> Cow<'_, str> {
     match s.as_bytes().first() {
         Some(b'+' | b'-') if is_signed_number(s) => Cow::Borrowed(s),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{s}")),

@@ -135,7 +135,11 @@ pub fn to_pdf(s: &Summary) -> anyhow::Result<Vec<u8>> {
     };
 
     let _evict = EvictOnDrop;
-    let document = typst::compile::<PagedDocument>(&world)
+    let compiled = typst::compile::<PagedDocument>(&world);
+    for w in &compiled.warnings {
+        tracing::debug!(warning = %w.message, "typst warning while rendering a summary");
+    }
+    let document = compiled
         .output
         .map_err(|d| diagnostics("typst could not lay out the summary", &d))?;
     let options = PdfOptions {
@@ -157,7 +161,7 @@ mod tests {
 
     use super::*;
 
-    pub(crate) fn arabic_summary() -> Summary {
+    fn arabic_summary() -> Summary {
         Summary {
             title: "ملخص تجربة المرضى".into(),
             subtitle: Some("مستشفى الملك فهد — نوفمبر ٢٠٢٥".into()),

@@ -201,7 +201,7 @@ mod tests {
     use super::*;
 
     /// The XML of one part of the XLSX zip, for asserting on what Excel will read.
-    pub(crate) fn part(xlsx: &[u8], name: &str) -> String {
+    fn part(xlsx: &[u8], name: &str) -> String {
         let mut zip = zip::ZipArchive::new(Cursor::new(xlsx)).expect("zip");
         let mut s = String::new();
         zip.by_name(name)
