@@ -102,13 +102,22 @@ pub async fn export_list(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiR
         page_no += 1;
     }
     let rows = table.rows.len();
-    let (bytes, ctype) = if format == "csv" {
-        (export::to_csv(&table), "text/csv; charset=utf-8")
+    // CPU-bound (and XLSX writes a temporary file): off the async workers.
+    let csv = format == "csv";
+    let bytes = tokio::task::spawn_blocking(move || {
+        if csv {
+            Ok(export::to_csv(&table))
+        } else {
+            export::to_xlsx(&table)
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+    .map_err(AppError::Internal)?;
+    let ctype = if csv {
+        "text/csv; charset=utf-8"
     } else {
-        (
-            export::to_xlsx(&table).map_err(AppError::Internal)?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     };
     audit::record(
         &s.db,
@@ -146,7 +155,10 @@ pub async fn export_pdf(s: &AppState, d: &ResourceDef, ui: Ui, id: String) -> Ui
         ),
         rtl: ctx.lang == Lang::Ar,
     };
-    let bytes = export::to_pdf(&summary).map_err(AppError::Internal)?;
+    let bytes = tokio::task::spawn_blocking(move || export::to_pdf(&summary))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(AppError::Internal)?;
     audit::record(
         &s.db,
         s.clock.as_ref(),
