@@ -477,6 +477,7 @@ fn users_def() -> ResourceDef {
         searchable: true,
         own_detail: true,
         own_create: false,
+        importer: None,
         ops: Arc::new(UserOps),
     }
 }
@@ -716,6 +717,7 @@ fn api_keys_def() -> ResourceDef {
         searchable: false,
         own_detail: false,
         own_create: true,
+        importer: None,
         ops: Arc::new(ApiKeyOps),
     }
 }

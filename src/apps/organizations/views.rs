@@ -23,6 +23,8 @@ use super::wire::{DepartmentIn, EmployeeIn, HospitalIn, HospitalSettingsIn, Pati
 use crate::platform::db::stmt;
 use crate::platform::error::{AppError, AppResult, FieldErrors};
 use crate::platform::i18n::Lang;
+use crate::platform::import::ImportReport;
+use crate::platform::ui::imports::Importer;
 use crate::platform::pagination::ListQuery;
 use crate::platform::rbac::{Operation, Principal, Resource};
 use crate::platform::state::AppState;
@@ -117,6 +119,7 @@ fn hospitals() -> ResourceDef {
         searchable: true,
         own_detail: false,
         own_create: false,
+        importer: None,
         ops: Arc::new(HospitalOps),
     }
 }
@@ -179,6 +182,7 @@ fn departments() -> ResourceDef {
         searchable: true,
         own_detail: false,
         own_create: false,
+        importer: Some(Arc::new(DepartmentImport)),
         ops: Arc::new(DepartmentOps),
     }
 }
@@ -241,6 +245,7 @@ fn physicians() -> ResourceDef {
         searchable: true,
         own_detail: false,
         own_create: false,
+        importer: Some(Arc::new(PhysicianImport)),
         ops: Arc::new(PhysicianOps),
     }
 }
@@ -294,6 +299,7 @@ fn employees() -> ResourceDef {
         searchable: true,
         own_detail: false,
         own_create: false,
+        importer: None,
         ops: Arc::new(EmployeeOps),
     }
 }
@@ -365,9 +371,29 @@ fn patients() -> ResourceDef {
         searchable: true,
         own_detail: false,
         own_create: false,
+        importer: Some(Arc::new(PatientImport)),
         ops: Arc::new(PatientOps),
     }
 }
+
+// -------------------------------------------------------------------------------------------- imports
+
+macro_rules! importer {
+    ($name:ident, $svc:ident) => {
+        pub struct $name;
+
+        #[async_trait]
+        impl Importer for $name {
+            async fn run(&self, s: &AppState, p: &Principal, rows: Vec<(usize, Value)>, commit: bool) -> AppResult<ImportReport> {
+                service::import::run(s, p, rows, commit, service::$svc::create_in).await
+            }
+        }
+    };
+}
+
+importer!(DepartmentImport, departments);
+importer!(PhysicianImport, physicians);
+importer!(PatientImport, patients);
 
 // --------------------------------------------------------------------------------- hospital settings
 
@@ -669,6 +695,15 @@ impl RefSource for HospitalRefs {
     async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
         labels_by_sql(s, "hospitals", "code", ("name_en", "name_ar"), ids, lang).await
     }
+    async fn by_code(&self, s: &AppState, p: &Principal, code: &str, _within: &str) -> AppResult<Option<Uuid>> {
+        let lq = search_query("/organizations/hospitals/", code, &[], &[])?;
+        Ok(service::hospitals::list(s, p, &lq)
+            .await?
+            .results
+            .into_iter()
+            .find(|h| h.code.eq_ignore_ascii_case(code))
+            .map(|h| h.id))
+    }
     async fn search(&self, s: &AppState, p: &Principal, q: &str, _w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
         let lq = search_query("/organizations/hospitals/", q, &[], &[])?;
         Ok(service::hospitals::list(s, p, &lq)
@@ -689,6 +724,17 @@ pub struct DepartmentRefs;
 impl RefSource for DepartmentRefs {
     async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
         labels_by_sql(s, "departments", "code", ("name_en", "name_ar"), ids, lang).await
+    }
+    async fn by_code(&self, s: &AppState, p: &Principal, code: &str, within: &str) -> AppResult<Option<Uuid>> {
+        let within = [("hospital".to_string(), within.to_string())];
+        let within = if within[0].1.is_empty() { &within[..0] } else { &within[..] };
+        let lq = search_query("/organizations/departments/", code, within, &["hospital"])?;
+        Ok(service::departments::list(s, p, &lq)
+            .await?
+            .results
+            .into_iter()
+            .find(|d| d.code.eq_ignore_ascii_case(code))
+            .map(|d| d.id))
     }
     async fn search(&self, s: &AppState, p: &Principal, q: &str, w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
         let lq = search_query("/organizations/departments/", q, w, &["hospital"])?;

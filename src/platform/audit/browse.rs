@@ -195,6 +195,7 @@ pub fn resource() -> ResourceDef {
         searchable: false,
         own_detail: false,
         own_create: false,
+        importer: None,
         ops: Arc::new(AuditOps),
     }
 }

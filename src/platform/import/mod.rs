@@ -787,3 +787,12 @@ mod tests {
         }
     }
 }
+
+/// What an import run found (and whether it wrote), reported back to the uploader.
+#[derive(Debug, Default, Clone)]
+pub struct ImportReport {
+    pub total: usize,
+    /// (line in the file, messages by field)
+    pub errors: Vec<(usize, FieldErrors)>,
+    pub committed: bool,
+}

@@ -107,6 +107,31 @@ pub fn routes(def: Arc<ResourceDef>) -> Router<AppState> {
     if def.caps.export {
         r = r.route(&format!("{base}export/"), get(bind!(def, super::exports::export_list)));
     }
+    if def.caps.import && def.importer.is_some() {
+        let d1 = def.clone();
+        let d2 = def.clone();
+        let d3 = def.clone();
+        r = r
+            .route(
+                &format!("{base}import/"),
+                get(move |ui: Ui, State(s): State<AppState>| {
+                    let d = d1.clone();
+                    async move { super::imports::form(&s, &d, ui).await }
+                })
+                .post(move |ui: Ui, State(s): State<AppState>, mp: axum::extract::Multipart| {
+                    let d = d2.clone();
+                    async move { super::imports::preview(&s, &d, ui, mp).await }
+                })
+                .layer(crate::platform::limits::limit(crate::platform::limits::IMPORT_FILE + 64 * 1024)),
+            )
+            .route(
+                &format!("{base}import/commit/"),
+                post(move |ui: Ui, State(s): State<AppState>, f: Form<super::imports::CommitForm>| {
+                    let d = d3.clone();
+                    async move { super::imports::commit(&s, &d, ui, f).await }
+                }),
+            );
+    }
     if def.caps.pdf {
         r = r.route(&format!("{base}{{id}}/pdf/"), get(bind_id!(def, super::exports::export_pdf)));
     }
@@ -437,7 +462,7 @@ pub async fn list_view(s: &AppState, d: &ResourceDef, ui: &Ui, raw_query: &str, 
         query: no_page,
         can_create: d.caps.create && ui.p.can(d.resource, Operation::Create),
         can_export: d.caps.export && ui.p.can(d.resource, Operation::Export),
-        can_import: d.caps.import && ui.p.can(d.resource, Operation::Create),
+        can_import: d.caps.import && d.importer.is_some() && ui.p.can(d.resource, Operation::Create),
         can_bulk: d.caps.delete && ui.p.can(d.resource, Operation::Delete),
         saved,
         active_view,

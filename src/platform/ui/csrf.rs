@@ -81,6 +81,12 @@ pub async fn verify(req: Request, next: Next) -> Response {
             forbidden()
         };
     }
+    // A plain (no-JavaScript) multipart upload carries the token in its action URL.
+    if let Some(q) = req.uri().query()
+        && url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == FIELD && same(&v, &expected))
+    {
+        return next.run(req).await;
+    }
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -7,6 +7,7 @@ pub mod crud;
 pub mod csrf;
 pub mod ctx;
 pub mod exports;
+pub mod imports;
 pub mod pages;
 pub mod present;
 pub mod registry;

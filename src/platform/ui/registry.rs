@@ -56,6 +56,12 @@ pub trait RefSource: Send + Sync {
         within: &[(String, String)],
         lang: Lang,
     ) -> AppResult<Vec<(Uuid, String)>>;
+
+    /// The row with this code (e.g. a hospital code, or a department code within the hospital
+    /// `within`) in the caller's scope, for imports that name references by code.
+    async fn by_code(&self, _s: &AppState, _p: &Principal, _code: &str, _within: &str) -> AppResult<Option<Uuid>> {
+        Ok(None)
+    }
 }
 
 /// One sidebar link.

@@ -320,6 +320,8 @@ pub struct ResourceDef {
     pub own_detail: bool,
     /// The module serves `<base>new/` itself.
     pub own_create: bool,
+    /// CSV/XLSX import (with `caps.import`).
+    pub importer: Option<Arc<dyn super::imports::Importer>>,
     pub ops: Arc<dyn Ops>,
 }
 

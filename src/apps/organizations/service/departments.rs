@@ -173,6 +173,19 @@ async fn place<C: ConnectionTrait>(
 /// 403 without create permission; 400 with every invalid field (a hospital or parent out of scope
 /// reads like a nonexistent one).
 pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResult<DepartmentOut> {
+    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+}
+
+/// [`create`] inside the caller's transaction (imports run many in one).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    p: &Principal,
+    i: DepartmentIn,
+) -> AppResult<DepartmentOut> {
     p.require(R, Operation::Create)?;
     let now = state.clock.now();
     let mut m = department::Model {
@@ -193,7 +206,7 @@ pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResu
     let hospital = i.hospital;
     form.fk("hospital", hospital, &mut m.hospital_id);
     apply(&mut form, i, &mut m);
-    in_txn(&state.db, async move |txn| {
+    {
         if hospital.is_some() {
             check_hospital(txn, p, R, Operation::Create, &mut form, m.hospital_id).await?;
             if !form.has("hospital") {
@@ -226,8 +239,7 @@ pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResu
         )
         .await?;
         Ok(saved.into())
-    })
-    .await
+    }
 }
 
 /// PATCH or PUT. A new parent moves the whole subtree.

@@ -278,6 +278,19 @@ async fn mrn_taken<C: ConnectionTrait>(conn: &C, m: &patient::Model) -> AppResul
 /// 403 without create permission; 400 with every invalid field (a hospital out of scope reads like a
 /// nonexistent one); 400 on `mrn` when the hospital already has it.
 pub async fn create(state: &AppState, p: &Principal, i: PatientIn) -> AppResult<PatientOut> {
+    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+}
+
+/// [`create`] inside the caller's transaction (imports run many in one).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    p: &Principal,
+    i: PatientIn,
+) -> AppResult<PatientOut> {
     p.require(R, Operation::Create)?;
     let now = state.clock.now();
     let mut m = patient::Model {
@@ -305,7 +318,7 @@ pub async fn create(state: &AppState, p: &Principal, i: PatientIn) -> AppResult<
     let hospital = i.hospital;
     form.fk("hospital", hospital, &mut m.hospital_id);
     apply(state, &mut form, i, &mut m);
-    in_txn(&state.db, async move |txn| {
+    {
         if hospital.is_some() {
             check_hospital(txn, p, R, Operation::Create, &mut form, m.hospital_id).await?;
             if !form.has("hospital") && !form.has("mrn") && mrn_taken(txn, &m).await? {
@@ -338,8 +351,7 @@ pub async fn create(state: &AppState, p: &Principal, i: PatientIn) -> AppResult<
         )
         .await?;
         Ok(to_out(state, saved, false))
-    })
-    .await
+    }
 }
 
 /// PATCH or PUT.

@@ -180,6 +180,19 @@ async fn check_refs<C: ConnectionTrait>(
 /// # Errors
 /// 403 without create permission; 400 with every invalid field.
 pub async fn create(state: &AppState, p: &Principal, i: PhysicianIn) -> AppResult<PhysicianOut> {
+    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+}
+
+/// [`create`] inside the caller's transaction (imports run many in one).
+///
+/// # Errors
+/// As [`create`].
+pub async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    p: &Principal,
+    i: PhysicianIn,
+) -> AppResult<PhysicianOut> {
     p.require(R, Operation::Create)?;
     let now = state.clock.now();
     let mut m = physician::Model {
@@ -204,7 +217,7 @@ pub async fn create(state: &AppState, p: &Principal, i: PhysicianIn) -> AppResul
     let hospital = i.hospital;
     form.fk("hospital", hospital, &mut m.hospital_id);
     let refs = apply(&mut form, i, &mut m);
-    in_txn(&state.db, async move |txn| {
+    {
         if hospital.is_some() {
             check_hospital(txn, p, R, Operation::Create, &mut form, m.hospital_id).await?;
             if !form.has("hospital") {
@@ -240,8 +253,7 @@ pub async fn create(state: &AppState, p: &Principal, i: PhysicianIn) -> AppResul
         )
         .await?;
         Ok(saved.into())
-    })
-    .await
+    }
 }
 
 /// PATCH or PUT.
