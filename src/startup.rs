@@ -25,14 +25,16 @@ use crate::platform::audit;
 use crate::platform::clock::SharedClock;
 use crate::platform::db::{self, Db};
 use crate::platform::error::AppError;
+use crate::platform::error::AppResult;
 use crate::platform::events::EventBus;
+use crate::platform::i18n::Lang;
 use crate::platform::jobs::scheduler::{self, ScheduleDef, Scheduler};
 use crate::platform::jobs::{self, Registry, Worker, WorkerOptions, handler_fn};
-use crate::platform::state::AppState;
-use crate::platform::error::AppResult;
-use crate::platform::i18n::Lang;
 use crate::platform::rbac::Principal;
-use crate::platform::ui::registry::{Directory, NavGroup, NavItem, Profile, Registry as UiRegistry};
+use crate::platform::state::AppState;
+use crate::platform::ui::registry::{
+    Directory, NavGroup, NavItem, Profile, Registry as UiRegistry,
+};
 use crate::platform::{health, keys, limits, openapi, ui};
 use tower_http::compression::CompressionLayer;
 
@@ -130,21 +132,81 @@ fn nav() -> Vec<NavGroup> {
         NavGroup {
             label: "nav.group.organization",
             items: vec![
-                item("nav.hospitals", "/organizations/hospitals/", "hospital", R::Hospitals, Some("organizations/hospitals")),
-                item("nav.departments", "/organizations/departments/", "diagram-3", R::Departments, Some("organizations/departments")),
-                item("nav.physicians", "/organizations/physicians/", "person-badge", R::Physicians, Some("organizations/physicians")),
-                item("nav.employees", "/organizations/employees/", "person-vcard", R::Employees, Some("organizations/employees")),
-                item("nav.patients", "/organizations/patients/", "person-heart", R::Patients, Some("organizations/patients")),
+                item(
+                    "nav.hospitals",
+                    "/organizations/hospitals/",
+                    "hospital",
+                    R::Hospitals,
+                    Some("organizations/hospitals"),
+                ),
+                item(
+                    "nav.departments",
+                    "/organizations/departments/",
+                    "diagram-3",
+                    R::Departments,
+                    Some("organizations/departments"),
+                ),
+                item(
+                    "nav.physicians",
+                    "/organizations/physicians/",
+                    "person-badge",
+                    R::Physicians,
+                    Some("organizations/physicians"),
+                ),
+                item(
+                    "nav.employees",
+                    "/organizations/employees/",
+                    "person-vcard",
+                    R::Employees,
+                    Some("organizations/employees"),
+                ),
+                item(
+                    "nav.patients",
+                    "/organizations/patients/",
+                    "person-heart",
+                    R::Patients,
+                    Some("organizations/patients"),
+                ),
             ],
         },
         NavGroup {
             label: "nav.group.admin",
             items: vec![
-                item("nav.config", "/config/", "sliders", R::HospitalSettings, None),
-                item("nav.users", "/accounts/users/", "people", R::Users, Some("accounts/users")),
-                item("nav.roles", "/accounts/roles/", "shield-lock", R::Roles, None),
-                item("nav.api_keys", "/accounts/api-keys/", "key", R::ApiKeys, Some("accounts/api-keys")),
-                item("nav.audit", "/audit/log/", "journal-text", R::AuditLog, None),
+                item(
+                    "nav.config",
+                    "/config/",
+                    "sliders",
+                    R::HospitalSettings,
+                    None,
+                ),
+                item(
+                    "nav.users",
+                    "/accounts/users/",
+                    "people",
+                    R::Users,
+                    Some("accounts/users"),
+                ),
+                item(
+                    "nav.roles",
+                    "/accounts/roles/",
+                    "shield-lock",
+                    R::Roles,
+                    None,
+                ),
+                item(
+                    "nav.api_keys",
+                    "/accounts/api-keys/",
+                    "key",
+                    R::ApiKeys,
+                    Some("accounts/api-keys"),
+                ),
+                item(
+                    "nav.audit",
+                    "/audit/log/",
+                    "journal-text",
+                    R::AuditLog,
+                    None,
+                ),
             ],
         },
     ]
@@ -184,7 +246,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::accounts::router())
         .merge(crate::apps::organizations::router())
         .split_for_parts();
-    let pages = crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let pages =
+        crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -428,4 +491,55 @@ pub fn shutdown_on_signal() -> CancellationToken {
         t.cancel();
     });
     token
+}
+
+#[cfg(test)]
+mod ui_catalog_tests {
+    use crate::platform::i18n;
+    use crate::platform::rbac::{Operation, Resource, Role};
+    use crate::platform::ui::resource::Input;
+
+    /// Labels named in resource declarations are data, not `t("…")` calls, so the template scan
+    /// cannot see them: check every one against the catalog here.
+    #[test]
+    fn every_label_the_console_declares_is_in_the_catalog() {
+        let reg = super::ui_registry();
+        let mut keys: Vec<String> = vec![];
+        for d in &reg.resources {
+            keys.extend([d.title.to_string(), d.singular.to_string()]);
+            keys.extend(
+                d.columns
+                    .iter()
+                    .chain(d.detail.iter())
+                    .map(|c| c.label.to_string()),
+            );
+            for f in &d.fields {
+                keys.push(f.label.to_string());
+                keys.extend(f.help.map(str::to_string));
+                if let Input::Select(choices) | Input::Multi(choices) = f.input {
+                    keys.extend(choices.iter().map(|c| format!("choice.{c}")));
+                }
+            }
+            keys.extend(d.filters.iter().map(|f| f.label.to_string()));
+            keys.extend(d.links.iter().map(|l| l.label.to_string()));
+        }
+        for g in &reg.nav {
+            keys.push(g.label.to_string());
+            keys.extend(g.items.iter().map(|i| i.label.to_string()));
+        }
+        keys.extend(
+            Resource::ALL
+                .iter()
+                .map(|r| format!("resource.{}", r.as_str())),
+        );
+        keys.extend(Operation::ALL.iter().map(|o| format!("op.{}", o.as_str())));
+        keys.extend(Role::ALL.iter().map(|r| format!("role.{}", r.code())));
+        let mut missing: Vec<String> = keys.into_iter().filter(|k| !i18n::has(k)).collect();
+        missing.sort();
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "missing from locales/messages.toml: {missing:?}"
+        );
+    }
 }

@@ -96,7 +96,12 @@ pub fn index(table: &str, name: &str, cols: &[&str]) -> IndexCreateStatement {
 }
 
 /// A foreign key named `fk_<table>_<column>`.
-pub fn fk(from: &str, col: &str, to: &str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+pub fn fk(
+    from: &str,
+    col: &str,
+    to: &str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{from}_{col}"))
         .from(Alias::new(from), Alias::new(col))

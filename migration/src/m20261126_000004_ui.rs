@@ -30,8 +30,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("ui_sessions", "ix_ui_sessions_expires", &["expires_at"]))
-            .await?;
+        m.create_index(index(
+            "ui_sessions",
+            "ix_ui_sessions_expires",
+            &["expires_at"],
+        ))
+        .await?;
 
         let [c, u] = timestamps();
         m.create_table(
@@ -45,7 +49,12 @@ impl MigrationTrait for Migration {
                 .col(boolean("is_default", false))
                 .col(c)
                 .col(u)
-                .foreign_key(&mut fk("saved_views", "user_id", "users", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk(
+                    "saved_views",
+                    "user_id",
+                    "users",
+                    ForeignKeyAction::Cascade,
+                ))
                 .take(),
         )
         .await?;

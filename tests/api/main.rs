@@ -15,3 +15,4 @@ mod jobs;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;
+mod ui;

@@ -75,6 +75,17 @@ async fn api_key(app: &TestApp, hospital: Uuid, owner: Uuid, n: &str) -> Uuid {
     id
 }
 
+async fn audit_row(app: &TestApp, hospital: Uuid) -> Uuid {
+    let id = Uuid::now_v7();
+    exec(
+        app,
+        "INSERT INTO audit_log (id, occurred_at, action, hospital_id, details) VALUES ($1, $2, 'fixture.created', $3, '{}')",
+        vec![id.into(), app.clock.now().into(), hospital.into()],
+    )
+    .await;
+    id
+}
+
 /// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
 /// ones a department role of `main` must not see.
 async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
@@ -91,6 +102,7 @@ async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixt
             api_key(app, h, user, &format!("{code}{tag}")).await,
         );
         by.insert("/api/organizations/hospitals/", h);
+        by.insert("/api/audit/", audit_row(app, h).await);
         by.insert("/api/organizations/departments/", dept);
         by.insert(
             "/api/organizations/physicians/",

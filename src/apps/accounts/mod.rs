@@ -2,10 +2,10 @@
 //! password reset and invitations, integration API keys.
 
 mod api;
-pub mod views;
 pub mod model;
 pub mod password;
 pub mod service;
+pub mod views;
 
 pub use api::router;
 pub use service::{create_admin, create_default_roles};

@@ -29,6 +29,7 @@ use crate::platform::state::AppState;
 use crate::platform::ui::crud::{
     self, FieldView, detail_page, field_views, parse_id, render, see_other,
 };
+use crate::platform::ui::csrf;
 use crate::platform::ui::ctx::{self, Ctx, SESSION_AUTH_AT, SESSION_USER, Ui, UiResult};
 use crate::platform::ui::pages::safe_next;
 use crate::platform::ui::present::{self, FormValues};
@@ -36,7 +37,6 @@ use crate::platform::ui::registry::{Profile, RefSource, Registry};
 use crate::platform::ui::resource::{
     Caps, Col, Field, FilterDef, Input, Kind, Label, Ops, ResourceDef, from_body,
 };
-use crate::platform::ui::csrf;
 
 // ------------------------------------------------------------------------------- sign in and out
 
@@ -56,13 +56,21 @@ struct NextQuery {
 }
 
 async fn plain_ctx(session: &Session, headers: &HeaderMap, uri: &Uri, title: &str) -> Ctx {
-    let here = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let here = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let c = ctx::anonymous(session, headers, here).await;
     let t = c.t(title);
     c.titled(t)
 }
 
-async fn login_form(session: Session, headers: HeaderMap, uri: Uri, Query(q): Query<NextQuery>) -> UiResult {
+async fn login_form(
+    session: Session,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<NextQuery>,
+) -> UiResult {
     if let Ok(Some(_)) = session.get::<Uuid>(SESSION_USER).await {
         return Ok(see_other(safe_next(&q.next)));
     }
@@ -96,7 +104,10 @@ async fn login(
     match service::authenticate(&s, &f.email, &f.password, ip, "ui").await {
         Ok(uid) => {
             // A new session id at sign-in defeats session fixation; a new CSRF token too.
-            session.cycle_id().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+            session
+                .cycle_id()
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
             session
                 .insert(SESSION_USER, uid)
                 .await
@@ -111,7 +122,9 @@ async fn login(
         Err(e @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let ctx = plain_ctx(&session, &headers, &uri, "login.title").await;
             let (status, key) = match e {
-                AppError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "login.throttled"),
+                AppError::TooManyRequests { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "login.throttled")
+                }
                 _ => (StatusCode::UNAUTHORIZED, "login.invalid"),
             };
             let page = LoginPage {
@@ -133,11 +146,30 @@ async fn logout(State(s): State<AppState>, session: Session) -> UiResult {
         service::logout_session(&s, &p).await?;
     }
     let lang: Option<String> = session.get(ctx::SESSION_LANG).await.ok().flatten();
-    session.flush().await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    session
+        .flush()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     if let Some(l) = lang {
         let _ = session.insert(ctx::SESSION_LANG, l).await;
     }
-    ctx::flash(&session, "info", crate::platform::i18n::t(Lang::parse(&session.get::<String>(ctx::SESSION_LANG).await.ok().flatten().unwrap_or_default()).unwrap_or_default(), "login.signed_out")).await;
+    ctx::flash(
+        &session,
+        "info",
+        crate::platform::i18n::t(
+            Lang::parse(
+                &session
+                    .get::<String>(ctx::SESSION_LANG)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_default(),
+            "login.signed_out",
+        ),
+    )
+    .await;
     Ok(see_other("/login/"))
 }
 
@@ -175,15 +207,27 @@ fn set_fields() -> Vec<Field> {
 }
 
 fn confirm_matches(form: &FormValues, errors: &mut FieldErrors) {
-    let get = |k: &str| form.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let get = |k: &str| {
+        form.get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     if get("new_password") != get("confirm_password") {
         errors.add("confirm_password", "The two passwords do not match.");
     }
 }
 
 async fn password_page(ui: Ui, State(s): State<AppState>) -> UiResult {
-    let (fields, general) =
-        field_views(&s, &ui.ctx, &change_fields(), &FormValues::new(), &FieldErrors::new(), true).await;
+    let (fields, general) = field_views(
+        &s,
+        &ui.ctx,
+        &change_fields(),
+        &FormValues::new(),
+        &FieldErrors::new(),
+        true,
+    )
+    .await;
     let t = ui.t("user.change_password");
     render(&PasswordPage {
         ctx: ui.ctx.clone().crumb(t, None).titled(t),
@@ -196,11 +240,21 @@ async fn password_page(ui: Ui, State(s): State<AppState>) -> UiResult {
     })
 }
 
-async fn change_password(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec<(String, String)>>) -> UiResult {
+async fn change_password(
+    ui: Ui,
+    State(s): State<AppState>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> UiResult {
     let values = present::values_from_form(&form);
     let mut errors = FieldErrors::new();
     confirm_matches(&values, &mut errors);
-    let get = |k: &str| values.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let get = |k: &str| {
+        values
+            .get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     if errors.is_empty() {
         match service::change_password(
             &s,
@@ -222,7 +276,15 @@ async fn change_password(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec
             Err(e) => return Err(e.into()),
         }
     }
-    let (fields, general) = field_views(&s, &ui.ctx, &change_fields(), &FormValues::new(), &errors, true).await;
+    let (fields, general) = field_views(
+        &s,
+        &ui.ctx,
+        &change_fields(),
+        &FormValues::new(),
+        &errors,
+        true,
+    )
+    .await;
     let t = ui.t("user.change_password");
     let page = PasswordPage {
         ctx: ui.ctx.clone().crumb(t, None).titled(t),
@@ -270,14 +332,23 @@ async fn reset_request(
     render(&ResetRequestPage { ctx, sent: true })
 }
 
-async fn token_page(session: &Session, headers: &HeaderMap, uri: &Uri, s: &AppState, invite: bool, values: &FormValues, errors: &FieldErrors, status: StatusCode) -> UiResult {
+async fn token_page(
+    session: &Session,
+    headers: &HeaderMap,
+    uri: &Uri,
+    s: &AppState,
+    invite: bool,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> UiResult {
     let (title, intro) = if invite {
         ("invite.title", "invite.intro")
     } else {
         ("reset.set_title", "reset.set_intro")
     };
     let ctx = plain_ctx(session, headers, uri, title).await;
-    let (fields, general) = field_views(s, &ctx, &set_fields(), values, errors, true).await;
+    let (fields, general) =
+        field_views(s, &ctx, &set_fields(), &FormValues::new(), errors, true).await;
     let page = PasswordPage {
         action: uri.path().to_string(),
         ctx,
@@ -290,9 +361,23 @@ async fn token_page(session: &Session, headers: &HeaderMap, uri: &Uri, s: &AppSt
     Ok((status, Html(page.render()?)).into_response())
 }
 
-async fn set_password_form(State(s): State<AppState>, session: Session, headers: HeaderMap, uri: Uri) -> UiResult {
+async fn set_password_form(
+    State(s): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    uri: Uri,
+) -> UiResult {
     let invite = uri.path().starts_with("/accept-invitation/");
-    token_page(&session, &headers, &uri, &s, invite, &FormValues::new(), &FieldErrors::new(), StatusCode::OK).await
+    token_page(
+        &session,
+        &headers,
+        &uri,
+        &s,
+        invite,
+        &FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn set_password(
@@ -308,30 +393,69 @@ async fn set_password(
     let mut errors = FieldErrors::new();
     confirm_matches(&values, &mut errors);
     if errors.is_empty() {
-        let pw = values.get("new_password").and_then(|v| v.first()).cloned().unwrap_or_default();
+        let pw = values
+            .get("new_password")
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default();
         match service::confirm_password_token(&s, &token, &pw).await {
             Ok(()) => {
                 let lang = ctx::visitor_lang(&session, &headers).await;
-                ctx::flash(&session, "success", crate::platform::i18n::t(lang, "reset.done")).await;
+                ctx::flash(
+                    &session,
+                    "success",
+                    crate::platform::i18n::t(lang, "reset.done"),
+                )
+                .await;
                 return Ok(see_other("/login/"));
             }
             Err(AppError::Validation(e)) => errors = e,
             Err(e) => return Err(e.into()),
         }
     }
-    token_page(&session, &headers, &uri, &s, invite, &FormValues::new(), &errors, StatusCode::BAD_REQUEST).await
+    token_page(
+        &session,
+        &headers,
+        &uri,
+        &s,
+        invite,
+        &errors,
+        StatusCode::BAD_REQUEST,
+    )
+    .await
 }
 
 const LANGUAGES: &[&str] = &["ar", "en"];
 
 fn profile_fields() -> Vec<Field> {
     vec![
-        Field::new("first_name_en", "user.first_name_en", Input::Text { max: 100 }),
-        Field::new("last_name_en", "user.last_name_en", Input::Text { max: 100 }),
-        Field::new("first_name_ar", "user.first_name_ar", Input::Text { max: 100 }),
-        Field::new("last_name_ar", "user.last_name_ar", Input::Text { max: 100 }),
+        Field::new(
+            "first_name_en",
+            "user.first_name_en",
+            Input::Text { max: 100 },
+        ),
+        Field::new(
+            "last_name_en",
+            "user.last_name_en",
+            Input::Text { max: 100 },
+        ),
+        Field::new(
+            "first_name_ar",
+            "user.first_name_ar",
+            Input::Text { max: 100 },
+        ),
+        Field::new(
+            "last_name_ar",
+            "user.last_name_ar",
+            Input::Text { max: 100 },
+        ),
         Field::new("phone", "common.phone", Input::Phone),
-        Field::new("preferred_language", "user.language", Input::Select(LANGUAGES)).required(),
+        Field::new(
+            "preferred_language",
+            "user.language",
+            Input::Select(LANGUAGES),
+        )
+        .required(),
     ]
 }
 
@@ -346,7 +470,12 @@ struct ProfilePage {
     general: Vec<String>,
 }
 
-async fn profile_page(ui: &Ui, s: &AppState, values: &FormValues, errors: &FieldErrors) -> UiResult {
+async fn profile_page(
+    ui: &Ui,
+    s: &AppState,
+    values: &FormValues,
+    errors: &FieldErrors,
+) -> UiResult {
     let (fields, general) = field_views(s, &ui.ctx, &profile_fields(), values, errors, false).await;
     let t = ui.t("user.profile");
     let page = ProfilePage {
@@ -357,7 +486,11 @@ async fn profile_page(ui: &Ui, s: &AppState, values: &FormValues, errors: &Field
         fields,
         general,
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     Ok((status, Html(page.render()?)).into_response())
 }
 
@@ -367,7 +500,11 @@ async fn profile_form(ui: Ui, State(s): State<AppState>) -> UiResult {
     profile_page(&ui, &s, &values, &FieldErrors::new()).await
 }
 
-async fn profile_save(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec<(String, String)>>) -> UiResult {
+async fn profile_save(
+    ui: Ui,
+    State(s): State<AppState>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> UiResult {
     let values = present::values_from_form(&form);
     let (body, _) = present::body_from_form(&profile_fields(), &values, false);
     let patch: UserPatch = from_body(body)?;
@@ -388,7 +525,9 @@ pub struct UserOps;
 #[async_trait]
 impl Ops for UserOps {
     async fn list(&self, s: &AppState, p: &Principal, q: &ListQuery) -> AppResult<Page<Value>> {
-        Ok(service::list_users(s, p, q).await?.map(|u| serde_json::to_value(u).unwrap_or_default()))
+        Ok(service::list_users(s, p, q)
+            .await?
+            .map(|u| serde_json::to_value(u).unwrap_or_default()))
     }
     async fn get(&self, s: &AppState, p: &Principal, id: Uuid) -> AppResult<Value> {
         Ok(serde_json::to_value(service::get_user(s, p, id).await?).unwrap_or_default())
@@ -433,7 +572,9 @@ fn users_def() -> ResourceDef {
     columns.extend([
         Col::new("is_active", "user.active", Kind::Bool),
         Col::new("last_login_at", "user.last_login", Kind::DateTime).sort("last_login_at"),
-        Col::new("created_at", "common.created_at", Kind::DateTime).sort("created_at").optional(),
+        Col::new("created_at", "common.created_at", Kind::DateTime)
+            .sort("created_at")
+            .optional(),
     ]);
     let mut detail = vec![Col::new("email", "user.email", Kind::Text)];
     detail.extend(name_cols());
@@ -459,13 +600,35 @@ fn users_def() -> ResourceDef {
             FilterDef::new("is_active", "user.active", Input::Checkbox),
         ],
         fields: vec![
-            Field::new("email", "user.email", Input::Email).required().create_only(),
-            Field::new("first_name_en", "user.first_name_en", Input::Text { max: 100 }),
-            Field::new("last_name_en", "user.last_name_en", Input::Text { max: 100 }),
-            Field::new("first_name_ar", "user.first_name_ar", Input::Text { max: 100 }),
-            Field::new("last_name_ar", "user.last_name_ar", Input::Text { max: 100 }),
+            Field::new("email", "user.email", Input::Email)
+                .required()
+                .create_only(),
+            Field::new(
+                "first_name_en",
+                "user.first_name_en",
+                Input::Text { max: 100 },
+            ),
+            Field::new(
+                "last_name_en",
+                "user.last_name_en",
+                Input::Text { max: 100 },
+            ),
+            Field::new(
+                "first_name_ar",
+                "user.first_name_ar",
+                Input::Text { max: 100 },
+            ),
+            Field::new(
+                "last_name_ar",
+                "user.last_name_ar",
+                Input::Text { max: 100 },
+            ),
             Field::new("phone", "common.phone", Input::Phone),
-            Field::new("preferred_language", "user.language", Input::Select(LANGUAGES)),
+            Field::new(
+                "preferred_language",
+                "user.language",
+                Input::Select(LANGUAGES),
+            ),
             Field::new("password", "user.initial_password", Input::Password)
                 .create_only()
                 .help("user.password_help"),
@@ -513,13 +676,23 @@ async fn user_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<String>) 
     user_detail_page(&s, &ui, &id, &FormValues::new(), &FieldErrors::new()).await
 }
 
-async fn user_detail_page(s: &AppState, ui: &Ui, id: &str, values: &FormValues, errors: &FieldErrors) -> UiResult {
+async fn user_detail_page(
+    s: &AppState,
+    ui: &Ui,
+    id: &str,
+    values: &FormValues,
+    errors: &FieldErrors,
+) -> UiResult {
     let id = parse_id(id)?;
     let Some(def) = s.ui.find("accounts/users") else {
         return Err(AppError::NotFound.into());
     };
     let user = def.ops.get(s, &ui.p, id).await?;
-    let assignments: Vec<Value> = user.get("roles").and_then(Value::as_array).cloned().unwrap_or_default();
+    let assignments: Vec<Value> = user
+        .get("roles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let cols = vec![
         Col::new("hospital", "org.hospital", Kind::Ref("hospital")),
         Col::new("department", "org.department", Kind::Ref("department")),
@@ -528,8 +701,15 @@ async fn user_detail_page(s: &AppState, ui: &Ui, id: &str, values: &FormValues, 
     let roles = assignments
         .iter()
         .map(|a| RoleRow {
-            id: a.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-            role: present::choice_label(ui.lang(), a.get("role").and_then(Value::as_str).unwrap_or("")),
+            id: a
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            role: present::choice_label(
+                ui.lang(),
+                a.get("role").and_then(Value::as_str).unwrap_or(""),
+            ),
             hospital: present::cell(&ui.ctx, &cols[0], a, &labels).text,
             department: present::cell(&ui.ctx, &cols[1], a, &labels).text,
         })
@@ -542,15 +722,27 @@ async fn user_detail_page(s: &AppState, ui: &Ui, id: &str, values: &FormValues, 
         can_assign: ui.p.can(Resource::Users, Operation::Assign),
         can_edit: ui.p.can(Resource::Users, Operation::Edit),
         fields,
-        is_service: user.get("is_service_account").and_then(Value::as_bool).unwrap_or(false),
+        is_service: user
+            .get("is_service_account")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
     .render()?;
     let page = detail_page(s, &def, ui, id, panel).await?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     Ok((status, Html(page.render()?)).into_response())
 }
 
-async fn assign_role(ui: Ui, State(s): State<AppState>, Path(id): Path<String>, Form(form): Form<Vec<(String, String)>>) -> UiResult {
+async fn assign_role(
+    ui: Ui,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> UiResult {
     let uid = parse_id(&id)?;
     let values = present::values_from_form(&form);
     let (body, _) = present::body_from_form(&assign_fields(), &values, true);
@@ -570,7 +762,12 @@ struct RemoveForm {
     assignment: Uuid,
 }
 
-async fn remove_role(ui: Ui, State(s): State<AppState>, Path(id): Path<String>, Form(f): Form<RemoveForm>) -> UiResult {
+async fn remove_role(
+    ui: Ui,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<RemoveForm>,
+) -> UiResult {
     let uid = parse_id(&id)?;
     let user = service::get_user(&s, &ui.p, uid).await?;
     let Some(a) = user.roles.iter().find(|a| a.id == f.assignment) else {
@@ -634,7 +831,13 @@ async fn roles_page(ui: Ui, State(s): State<AppState>, Query(q): Query<RoleQuery
                 resource: ui.t(&format!("resource.{}", r.as_str())).to_string(),
                 cells: Operation::ALL
                     .iter()
-                    .map(|o| if granted.contains(o) { "✓".to_string() } else { String::new() })
+                    .map(|o| {
+                        if granted.contains(o) {
+                            "✓".to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
                     .collect(),
             }
         })
@@ -649,7 +852,10 @@ async fn roles_page(ui: Ui, State(s): State<AppState>, Query(q): Query<RoleQuery
                 (r.code, name, ui.ctx.num(i64::from(r.level)))
             })
             .collect(),
-        ops: Operation::ALL.iter().map(|o| ui.t(&format!("op.{}", o.as_str()))).collect(),
+        ops: Operation::ALL
+            .iter()
+            .map(|o| ui.t(&format!("op.{}", o.as_str())))
+            .collect(),
         selected: selected.code().to_string(),
         matrix,
     })
@@ -662,13 +868,20 @@ pub struct ApiKeyOps;
 #[async_trait]
 impl Ops for ApiKeyOps {
     async fn list(&self, s: &AppState, p: &Principal, q: &ListQuery) -> AppResult<Page<Value>> {
-        Ok(service::list_api_keys(s, p, q).await?.map(|k| serde_json::to_value(k).unwrap_or_default()))
+        Ok(service::list_api_keys(s, p, q)
+            .await?
+            .map(|k| serde_json::to_value(k).unwrap_or_default()))
     }
     async fn get(&self, s: &AppState, p: &Principal, id: Uuid) -> AppResult<Value> {
-        service::get_api_key(s, p, id).await.map(|k| serde_json::to_value(k).unwrap_or_default())
+        service::get_api_key(s, p, id)
+            .await
+            .map(|k| serde_json::to_value(k).unwrap_or_default())
     }
     async fn create(&self, s: &AppState, p: &Principal, body: Value) -> AppResult<Value> {
-        Ok(serde_json::to_value(service::create_api_key(s, p, from_body(body)?).await?).unwrap_or_default())
+        Ok(
+            serde_json::to_value(service::create_api_key(s, p, from_body(body)?).await?)
+                .unwrap_or_default(),
+        )
     }
     async fn update(&self, _: &AppState, _: &Principal, _: Uuid, _: Value) -> AppResult<Value> {
         Err(AppError::MethodNotAllowed)
@@ -687,7 +900,9 @@ fn api_keys_def() -> ResourceDef {
         Col::new("hospital", "org.hospital", Kind::Ref("hospital")),
         Col::new("last_used_at", "apikey.last_used", Kind::DateTime).sort("last_used_at"),
         Col::new("revoked_at", "apikey.revoked_at", Kind::DateTime),
-        Col::new("created_at", "common.created_at", Kind::DateTime).sort("created_at").optional(),
+        Col::new("created_at", "common.created_at", Kind::DateTime)
+            .sort("created_at")
+            .optional(),
     ];
     ResourceDef {
         module: "accounts",
@@ -698,7 +913,11 @@ fn api_keys_def() -> ResourceDef {
         icon: "key",
         detail: cols.clone(),
         columns: cols,
-        filters: vec![FilterDef::new("hospital", "org.hospital", Input::Ref("hospital"))],
+        filters: vec![FilterDef::new(
+            "hospital",
+            "org.hospital",
+            Input::Ref("hospital"),
+        )],
         fields: vec![
             Field::new("name", "apikey.name", Input::Text { max: 100 }).required(),
             Field::new("hospital", "org.hospital", Input::Ref("hospital")).required(),
@@ -733,10 +952,21 @@ struct KeyCreatedPage {
 
 async fn api_key_new(ui: Ui, State(s): State<AppState>) -> UiResult {
     ui.p.require(Resource::ApiKeys, Operation::Create)?;
-    crud::resource_form(&s, "accounts/api-keys", &ui, &FormValues::new(), &FieldErrors::new()).await
+    crud::resource_form(
+        &s,
+        "accounts/api-keys",
+        &ui,
+        &FormValues::new(),
+        &FieldErrors::new(),
+    )
+    .await
 }
 
-async fn api_key_create(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec<(String, String)>>) -> UiResult {
+async fn api_key_create(
+    ui: Ui,
+    State(s): State<AppState>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> UiResult {
     let Some(def) = s.ui.find("accounts/api-keys") else {
         return Err(AppError::NotFound.into());
     };
@@ -745,13 +975,30 @@ async fn api_key_create(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec<
     match def.ops.create(&s, &ui.p, body).await {
         Ok(v) => {
             s.ui.invalidate_counts();
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-            let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            let key = v.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+            let id = v
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let key = v
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let t = ui.t("apikey.created_title");
             // Shown in this response only: the key is stored hashed and never again readable.
             let page = KeyCreatedPage {
-                ctx: ui.ctx.clone().crumb(ui.t("nav.api_keys"), Some(def.base())).crumb(t, None).titled(t),
+                ctx: ui
+                    .ctx
+                    .clone()
+                    .crumb(ui.t("nav.api_keys"), Some(def.base()))
+                    .crumb(t, None)
+                    .titled(t),
                 name,
                 key,
                 href: format!("{}{id}/", def.base()),
@@ -763,7 +1010,9 @@ async fn api_key_create(ui: Ui, State(s): State<AppState>, Form(form): Form<Vec<
             );
             Ok(r)
         }
-        Err(AppError::Validation(e)) => crud::resource_form(&s, "accounts/api-keys", &ui, &values, &e).await,
+        Err(AppError::Validation(e)) => {
+            crud::resource_form(&s, "accounts/api-keys", &ui, &values, &e).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -775,7 +1024,12 @@ pub struct UserRefs;
 
 #[async_trait]
 impl RefSource for UserRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         let mut out = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
@@ -785,15 +1039,26 @@ impl RefSource for UserRefs {
             "SELECT id, email, first_name_en, last_name_en, first_name_ar, last_name_ar FROM users WHERE id IN ({})",
             placeholders.join(", ")
         );
-        let rows = s
-            .db
-            .query_all_raw(stmt(s.db.get_database_backend(), &sql, ids.iter().map(|i| (*i).into()).collect()))
+        let rows =
+            s.db.query_all_raw(stmt(
+                s.db.get_database_backend(),
+                &sql,
+                ids.iter().map(|i| (*i).into()).collect(),
+            ))
             .await?;
         for r in rows {
             let id: Uuid = r.try_get_by_index(0)?;
             let email: String = r.try_get_by_index(1)?;
-            let en = format!("{} {}", r.try_get_by_index::<String>(2)?, r.try_get_by_index::<String>(3)?);
-            let ar = format!("{} {}", r.try_get_by_index::<String>(4)?, r.try_get_by_index::<String>(5)?);
+            let en = format!(
+                "{} {}",
+                r.try_get_by_index::<String>(2)?,
+                r.try_get_by_index::<String>(3)?
+            );
+            let ar = format!(
+                "{} {}",
+                r.try_get_by_index::<String>(4)?,
+                r.try_get_by_index::<String>(5)?
+            );
             let name = match lang {
                 Lang::Ar if !ar.trim().is_empty() => ar.trim().to_string(),
                 _ if !en.trim().is_empty() => en.trim().to_string(),
@@ -804,7 +1069,14 @@ impl RefSource for UserRefs {
         Ok(out)
     }
 
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, _within: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        _within: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
         let enc: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
         let lq = ListQuery::parse("/accounts/users/", &format!("search={enc}&page_size=20"))?;
         let page = service::list_users(s, p, &lq).await?;
@@ -835,8 +1107,16 @@ pub async fn profile(s: &AppState, user: Uuid) -> AppResult<Profile> {
         ))
         .await?
         .ok_or_else(|| AppError::Unauthorized("User not found.".into()))?;
-    let en = format!("{} {}", r.try_get_by_index::<String>(1)?, r.try_get_by_index::<String>(2)?);
-    let ar = format!("{} {}", r.try_get_by_index::<String>(3)?, r.try_get_by_index::<String>(4)?);
+    let en = format!(
+        "{} {}",
+        r.try_get_by_index::<String>(1)?,
+        r.try_get_by_index::<String>(2)?
+    );
+    let ar = format!(
+        "{} {}",
+        r.try_get_by_index::<String>(3)?,
+        r.try_get_by_index::<String>(4)?
+    );
     Ok(Profile {
         email: r.try_get_by_index(0)?,
         name_en: en.trim().to_string(),
@@ -871,17 +1151,31 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login/", get(login_form).post(login))
         .route("/logout/", post(logout))
-        .route("/accounts/password/", get(password_page).post(change_password))
+        .route(
+            "/accounts/password/",
+            get(password_page).post(change_password),
+        )
         .route("/accounts/profile/", get(profile_form).post(profile_save))
-        .route("/password-reset/", get(reset_request_form).post(reset_request))
-        .route("/password-reset/{token}/", get(set_password_form).post(set_password))
-        .route("/accept-invitation/{token}/", get(set_password_form).post(set_password))
+        .route(
+            "/password-reset/",
+            get(reset_request_form).post(reset_request),
+        )
+        .route(
+            "/password-reset/{token}/",
+            get(set_password_form).post(set_password),
+        )
+        .route(
+            "/accept-invitation/{token}/",
+            get(set_password_form).post(set_password),
+        )
         .route("/accounts/users/{id}/", get(user_detail))
         .route("/accounts/users/{id}/roles/", post(assign_role))
         .route("/accounts/users/{id}/roles/remove/", post(remove_role))
         .route("/accounts/users/{id}/invite/", post(invite))
         .route("/accounts/users/{id}/unlock/", post(unlock))
         .route("/accounts/roles/", get(roles_page))
-        .route("/accounts/api-keys/new/", get(api_key_new).post(api_key_create))
+        .route(
+            "/accounts/api-keys/new/",
+            get(api_key_new).post(api_key_create),
+        )
 }
-

@@ -19,17 +19,19 @@ use uuid::Uuid;
 
 use super::model::{ACTION_TRIGGERS, CATEGORIES, CHANNELS, GENDERS, LANGUAGES, WEEKDAYS};
 use super::service::{self, Mode};
-use super::wire::{DepartmentIn, EmployeeIn, HospitalIn, HospitalSettingsIn, PatientIn, PhysicianIn};
+use super::wire::{
+    DepartmentIn, EmployeeIn, HospitalIn, HospitalSettingsIn, PatientIn, PhysicianIn,
+};
 use crate::platform::db::stmt;
 use crate::platform::error::{AppError, AppResult, FieldErrors};
 use crate::platform::i18n::Lang;
 use crate::platform::import::ImportReport;
-use crate::platform::ui::imports::Importer;
 use crate::platform::pagination::ListQuery;
 use crate::platform::rbac::{Operation, Principal, Resource};
 use crate::platform::state::AppState;
 use crate::platform::ui::crud::{FieldView, field_views, parse_id, render, see_other};
 use crate::platform::ui::ctx::{Ctx, Ui, UiResult};
+use crate::platform::ui::imports::Importer;
 use crate::platform::ui::present::{self, FormValues};
 use crate::platform::ui::registry::{RefSource, Registry};
 use crate::platform::ui::resource::{
@@ -37,17 +39,42 @@ use crate::platform::ui::resource::{
 };
 
 crate::service_ops!(HospitalOps, service::hospitals, HospitalIn, Mode::Patch);
-crate::service_ops!(DepartmentOps, service::departments, DepartmentIn, Mode::Patch);
+crate::service_ops!(
+    DepartmentOps,
+    service::departments,
+    DepartmentIn,
+    Mode::Patch
+);
 crate::service_ops!(PhysicianOps, service::physicians, PhysicianIn, Mode::Patch);
 crate::service_ops!(EmployeeOps, service::employees, EmployeeIn, Mode::Patch);
 crate::service_ops!(PatientOps, service::patients, PatientIn, Mode::Patch);
 
 fn bilingual_name_fields() -> [Field; 4] {
     [
-        Field::new("first_name_en", "person.first_name_en", Input::Text { max: 100 }).required(),
-        Field::new("last_name_en", "person.last_name_en", Input::Text { max: 100 }).required(),
-        Field::new("first_name_ar", "person.first_name_ar", Input::Text { max: 100 }).required(),
-        Field::new("last_name_ar", "person.last_name_ar", Input::Text { max: 100 }).required(),
+        Field::new(
+            "first_name_en",
+            "person.first_name_en",
+            Input::Text { max: 100 },
+        )
+        .required(),
+        Field::new(
+            "last_name_en",
+            "person.last_name_en",
+            Input::Text { max: 100 },
+        )
+        .required(),
+        Field::new(
+            "first_name_ar",
+            "person.first_name_ar",
+            Input::Text { max: 100 },
+        )
+        .required(),
+        Field::new(
+            "last_name_ar",
+            "person.last_name_ar",
+            Input::Text { max: 100 },
+        )
+        .required(),
     ]
 }
 
@@ -87,7 +114,9 @@ fn hospitals() -> ResourceDef {
             Col::new("name", "common.name", Kind::Bilingual).sort("name_en"),
             Col::new("city", "org.city", Kind::Text),
             Col::new("active", "common.active", Kind::Bool),
-            Col::new("created_at", "common.created_at", Kind::DateTime).sort("created_at").optional(),
+            Col::new("created_at", "common.created_at", Kind::DateTime)
+                .sort("created_at")
+                .optional(),
         ],
         filters: vec![FilterDef::new("active", "common.active", Input::Checkbox)],
         fields: vec![
@@ -149,7 +178,9 @@ fn departments() -> ResourceDef {
             Col::new("parent", "org.parent", Kind::Ref("department")),
             Col::new("category", "org.category", Kind::Choice),
             Col::new("active", "common.active", Kind::Bool),
-            Col::new("created_at", "common.created_at", Kind::DateTime).sort("created_at").optional(),
+            Col::new("created_at", "common.created_at", Kind::DateTime)
+                .sort("created_at")
+                .optional(),
         ],
         filters: vec![
             FilterDef::new("hospital", "org.hospital", Input::Ref("hospital")),
@@ -158,7 +189,9 @@ fn departments() -> ResourceDef {
             FilterDef::new("active", "common.active", Input::Checkbox),
         ],
         fields: vec![
-            Field::new("hospital", "org.hospital", Input::Ref("hospital")).required().create_only(),
+            Field::new("hospital", "org.hospital", Input::Ref("hospital"))
+                .required()
+                .create_only(),
             Field::new("parent", "org.parent", Input::Ref("department")).within("hospital"),
             Field::new("code", "org.code", Input::Text { max: 20 }).required(),
             Field::new("name_en", "common.name_en", Input::Text { max: 200 }).required(),
@@ -200,7 +233,8 @@ fn physicians() -> ResourceDef {
         Col::new("active", "common.active", Kind::Bool),
     ]);
     detail.extend(stamps());
-    let mut columns = vec![Col::new("license_number", "org.license", Kind::Code).sort("license_number")];
+    let mut columns =
+        vec![Col::new("license_number", "org.license", Kind::Code).sort("license_number")];
     columns.extend(name_cols());
     columns.extend([
         Col::new("specialty", "org.specialty", Kind::Text),
@@ -251,7 +285,11 @@ fn physicians() -> ResourceDef {
 }
 
 fn employees() -> ResourceDef {
-    let mut detail = vec![Col::new("employee_number", "org.employee_number", Kind::Code)];
+    let mut detail = vec![Col::new(
+        "employee_number",
+        "org.employee_number",
+        Kind::Code,
+    )];
     detail.extend(name_cols());
     detail.extend([
         Col::new("job_title", "org.job_title", Kind::Text),
@@ -261,7 +299,9 @@ fn employees() -> ResourceDef {
         Col::new("user", "org.user_account", Kind::Ref("user")),
     ]);
     detail.extend(stamps());
-    let mut columns = vec![Col::new("employee_number", "org.employee_number", Kind::Code).sort("employee_number")];
+    let mut columns = vec![
+        Col::new("employee_number", "org.employee_number", Kind::Code).sort("employee_number"),
+    ];
     columns.extend(name_cols());
     columns.extend([
         Col::new("job_title", "org.job_title", Kind::Text),
@@ -271,7 +311,12 @@ fn employees() -> ResourceDef {
     let mut fields = vec![
         Field::new("hospital", "org.hospital", Input::Ref("hospital")).required(),
         Field::new("department", "org.department", Input::Ref("department")).within("hospital"),
-        Field::new("employee_number", "org.employee_number", Input::Text { max: 50 }).required(),
+        Field::new(
+            "employee_number",
+            "org.employee_number",
+            Input::Text { max: 50 },
+        )
+        .required(),
     ];
     fields.extend(bilingual_name_fields());
     fields.extend([
@@ -338,8 +383,13 @@ fn patients() -> ResourceDef {
         Field::new("date_of_birth", "org.date_of_birth", Input::Date),
         Field::new("phone", "common.phone", Input::Phone).help("common.phone_help"),
         Field::new("email", "common.email", Input::Email),
-        Field::new("preferred_language", "org.preferred_language", Input::Select(LANGUAGES)),
-        Field::new("national_id", "org.national_id", Input::Text { max: 10 }).help("org.national_id_help"),
+        Field::new(
+            "preferred_language",
+            "org.preferred_language",
+            Input::Select(LANGUAGES),
+        ),
+        Field::new("national_id", "org.national_id", Input::Text { max: 10 })
+            .help("org.national_id_help"),
         Field::new("opt_out", "org.opt_out", Input::Checkbox),
     ]);
     // The national ID is write-only on edit forms: a blank field keeps the stored value.
@@ -384,7 +434,13 @@ macro_rules! importer {
 
         #[async_trait]
         impl Importer for $name {
-            async fn run(&self, s: &AppState, p: &Principal, rows: Vec<(usize, Value)>, commit: bool) -> AppResult<ImportReport> {
+            async fn run(
+                &self,
+                s: &AppState,
+                p: &Principal,
+                rows: Vec<(usize, Value)>,
+                commit: bool,
+            ) -> AppResult<ImportReport> {
                 service::import::run(s, p, rows, commit, service::$svc::create_in).await
             }
         }
@@ -397,27 +453,75 @@ importer!(PatientImport, patients);
 
 // --------------------------------------------------------------------------------- hospital settings
 
-const ROLE_CHAIN: &[&str] = &["DEPARTMENT_MANAGER", "HOSPITAL_ADMIN", "PX_COORDINATOR", "PX_ADMIN"];
+const ROLE_CHAIN: &[&str] = &[
+    "DEPARTMENT_MANAGER",
+    "HOSPITAL_ADMIN",
+    "PX_COORDINATOR",
+    "PX_ADMIN",
+];
 
 fn settings_fields() -> Vec<Field> {
     vec![
-        Field::new("negative_threshold", "settings.negative_threshold", Input::Number { min: 0, max: 100 })
-            .required()
-            .help("settings.negative_threshold_help"),
-        Field::new("survey_link_validity_days", "settings.link_validity", Input::Number { min: 1, max: 365 }).required(),
-        Field::new("reminder_after_days", "settings.reminder_after", Input::Number { min: 0, max: 30 })
-            .required()
-            .help("settings.reminder_help"),
+        Field::new(
+            "negative_threshold",
+            "settings.negative_threshold",
+            Input::Number { min: 0, max: 100 },
+        )
+        .required()
+        .help("settings.negative_threshold_help"),
+        Field::new(
+            "survey_link_validity_days",
+            "settings.link_validity",
+            Input::Number { min: 1, max: 365 },
+        )
+        .required(),
+        Field::new(
+            "reminder_after_days",
+            "settings.reminder_after",
+            Input::Number { min: 0, max: 30 },
+        )
+        .required()
+        .help("settings.reminder_help"),
         Field::new("quiet_hours_start", "settings.quiet_start", Input::Time).required(),
         Field::new("quiet_hours_end", "settings.quiet_end", Input::Time).required(),
-        Field::new("default_channel", "settings.default_channel", Input::Select(CHANNELS)).required(),
-        Field::new("enabled_channels", "settings.enabled_channels", Input::Multi(CHANNELS)),
-        Field::new("evidence_required", "settings.evidence_required", Input::Checkbox),
-        Field::new("action_triggers", "settings.action_triggers", Input::Multi(ACTION_TRIGGERS)),
-        Field::new("call_rating_threshold", "settings.call_threshold", Input::Number { min: 1, max: 5 }).required(),
-        Field::new("escalation_chain", "settings.escalation_chain", Input::Multi(ROLE_CHAIN))
-            .help("settings.escalation_help"),
-        Field::new("working_days", "settings.working_days", Input::Multi(WEEKDAYS)),
+        Field::new(
+            "default_channel",
+            "settings.default_channel",
+            Input::Select(CHANNELS),
+        )
+        .required(),
+        Field::new(
+            "enabled_channels",
+            "settings.enabled_channels",
+            Input::Multi(CHANNELS),
+        ),
+        Field::new(
+            "evidence_required",
+            "settings.evidence_required",
+            Input::Checkbox,
+        ),
+        Field::new(
+            "action_triggers",
+            "settings.action_triggers",
+            Input::Multi(ACTION_TRIGGERS),
+        ),
+        Field::new(
+            "call_rating_threshold",
+            "settings.call_threshold",
+            Input::Number { min: 1, max: 5 },
+        )
+        .required(),
+        Field::new(
+            "escalation_chain",
+            "settings.escalation_chain",
+            Input::Multi(ROLE_CHAIN),
+        )
+        .help("settings.escalation_help"),
+        Field::new(
+            "working_days",
+            "settings.working_days",
+            Input::Multi(WEEKDAYS),
+        ),
         Field::new("work_start", "settings.work_start", Input::Time).required(),
         Field::new("work_end", "settings.work_end", Input::Time).required(),
         Field::new("timezone", "settings.timezone", Input::Text { max: 64 }).required(),
@@ -442,10 +546,19 @@ fn settings_values(v: &Value) -> FormValues {
     let on: Vec<String> = v
         .get("action_triggers")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter(|(_, on)| on.as_bool() == Some(true)).map(|(k, _)| k.clone()).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(_, on)| on.as_bool() == Some(true))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .unwrap_or_default();
     values.insert("action_triggers".into(), on);
-    let holidays = values.get("holidays").cloned().unwrap_or_default().join("\n");
+    let holidays = values
+        .get("holidays")
+        .cloned()
+        .unwrap_or_default()
+        .join("\n");
     values.insert("holidays".into(), vec![holidays]);
     values
 }
@@ -475,19 +588,33 @@ fn settings_body(values: &FormValues) -> (Value, FieldErrors) {
     (body, errors)
 }
 
-async fn settings_page(s: &AppState, ui: &Ui, id: Uuid, values: Option<FormValues>, errors: &FieldErrors) -> UiResult {
+async fn settings_page(
+    s: &AppState,
+    ui: &Ui,
+    id: Uuid,
+    values: Option<FormValues>,
+    errors: &FieldErrors,
+) -> UiResult {
     let hospital = service::hospitals::get(s, &ui.p, id).await?;
     let settings = service::hospitals::get_settings(s, &ui.p, id).await?;
-    let values = values.unwrap_or_else(|| settings_values(&serde_json::to_value(&settings).unwrap_or_default()));
-    let (fields, general) = field_views(s, &ui.ctx, &settings_fields(), &values, errors, false).await;
-    let name = ui.ctx.pick(&hospital.name_en, &hospital.name_ar).to_string();
+    let values = values
+        .unwrap_or_else(|| settings_values(&serde_json::to_value(&settings).unwrap_or_default()));
+    let (fields, general) =
+        field_views(s, &ui.ctx, &settings_fields(), &values, errors, false).await;
+    let name = ui
+        .ctx
+        .pick(&hospital.name_en, &hospital.name_ar)
+        .to_string();
     let href = format!("/organizations/hospitals/{id}/");
     let t = ui.t("settings.title");
     let page = SettingsPage {
         ctx: ui
             .ctx
             .clone()
-            .crumb(ui.t("nav.hospitals"), Some("/organizations/hospitals/".into()))
+            .crumb(
+                ui.t("nav.hospitals"),
+                Some("/organizations/hospitals/".into()),
+            )
             .crumb(name.clone(), Some(href.clone()))
             .crumb(t, None)
             .titled(format!("{t} · {name}")),
@@ -498,7 +625,11 @@ async fn settings_page(s: &AppState, ui: &Ui, id: Uuid, values: Option<FormValue
         can_edit: ui.p.can(Resource::HospitalSettings, Operation::Configure)
             || ui.p.can(Resource::HospitalSettings, Operation::Edit),
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     Ok((status, Html(page.render()?)).into_response())
 }
 
@@ -507,7 +638,12 @@ async fn settings_form(ui: Ui, State(s): State<AppState>, Path(id): Path<String>
     settings_page(&s, &ui, id, None, &FieldErrors::new()).await
 }
 
-async fn settings_save(ui: Ui, State(s): State<AppState>, Path(id): Path<String>, Form(form): Form<Vec<(String, String)>>) -> UiResult {
+async fn settings_save(
+    ui: Ui,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> UiResult {
     let id = parse_id(&id)?;
     let values = present::values_from_form(&form);
     let (body, local) = settings_body(&values);
@@ -518,7 +654,9 @@ async fn settings_save(ui: Ui, State(s): State<AppState>, Path(id): Path<String>
     match service::hospitals::update_settings(&s, &ui.p, id, input).await {
         Ok(_) => {
             ui.flash("success", ui.t("settings.saved")).await;
-            Ok(see_other(&format!("/organizations/hospitals/{id}/settings/")))
+            Ok(see_other(&format!(
+                "/organizations/hospitals/{id}/settings/"
+            )))
         }
         Err(AppError::Validation(e)) => settings_page(&s, &ui, id, Some(values), &e).await,
         Err(e) => Err(e.into()),
@@ -589,7 +727,10 @@ async fn department_tree(ui: Ui, State(s): State<AppState>) -> UiResult {
     let mut page = 1;
     // Every department the user can see, in path order (parents before children).
     loop {
-        let q = ListQuery::parse("/organizations/departments/", &format!("ordering=path&page_size=200&page={page}"))?;
+        let q = ListQuery::parse(
+            "/organizations/departments/",
+            &format!("ordering=path&page_size=200&page={page}"),
+        )?;
         let p = service::departments::list(&s, &ui.p, &q).await?;
         let more = p.next.is_some();
         all.extend(p.results);
@@ -617,7 +758,12 @@ async fn department_tree(ui: Ui, State(s): State<AppState>) -> UiResult {
                     code: d.code.clone(),
                     href: format!("/organizations/departments/{}/", d.id),
                     active: d.active,
-                    depth: d.path.trim_matches('/').split('/').count().saturating_sub(1),
+                    depth: d
+                        .path
+                        .trim_matches('/')
+                        .split('/')
+                        .count()
+                        .saturating_sub(1),
                 })
                 .collect(),
         })
@@ -627,7 +773,10 @@ async fn department_tree(ui: Ui, State(s): State<AppState>) -> UiResult {
         ctx: ui
             .ctx
             .clone()
-            .crumb(ui.t("nav.departments"), Some("/organizations/departments/".into()))
+            .crumb(
+                ui.t("nav.departments"),
+                Some("/organizations/departments/".into()),
+            )
             .crumb(t, None)
             .titled(t),
         hospitals,
@@ -655,9 +804,12 @@ async fn labels_by_sql(
         name_cols.1,
         placeholders.join(", ")
     );
-    let rows = s
-        .db
-        .query_all_raw(stmt(s.db.get_database_backend(), &sql, ids.iter().map(|i| (*i).into()).collect()))
+    let rows =
+        s.db.query_all_raw(stmt(
+            s.db.get_database_backend(),
+            &sql,
+            ids.iter().map(|i| (*i).into()).collect(),
+        ))
         .await?;
     for r in rows {
         let id: Uuid = r.try_get_by_index(0)?;
@@ -674,7 +826,12 @@ async fn labels_by_sql(
     Ok(out)
 }
 
-fn search_query(base: &str, q: &str, within: &[(String, String)], allowed: &[&str]) -> AppResult<ListQuery> {
+fn search_query(
+    base: &str,
+    q: &str,
+    within: &[(String, String)],
+    allowed: &[&str],
+) -> AppResult<ListQuery> {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     if !q.trim().is_empty() {
         ser.append_pair("search", q.trim());
@@ -692,10 +849,21 @@ pub struct HospitalRefs;
 
 #[async_trait]
 impl RefSource for HospitalRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         labels_by_sql(s, "hospitals", "code", ("name_en", "name_ar"), ids, lang).await
     }
-    async fn by_code(&self, s: &AppState, p: &Principal, code: &str, _within: &str) -> AppResult<Option<Uuid>> {
+    async fn by_code(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        code: &str,
+        _within: &str,
+    ) -> AppResult<Option<Uuid>> {
         let lq = search_query("/organizations/hospitals/", code, &[], &[])?;
         Ok(service::hospitals::list(s, p, &lq)
             .await?
@@ -704,14 +872,25 @@ impl RefSource for HospitalRefs {
             .find(|h| h.code.eq_ignore_ascii_case(code))
             .map(|h| h.id))
     }
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, _w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        _w: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
         let lq = search_query("/organizations/hospitals/", q, &[], &[])?;
         Ok(service::hospitals::list(s, p, &lq)
             .await?
             .results
             .into_iter()
             .map(|h| {
-                let n = if lang == Lang::Ar { h.name_ar } else { h.name_en };
+                let n = if lang == Lang::Ar {
+                    h.name_ar
+                } else {
+                    h.name_en
+                };
                 (h.id, format!("{n} ({})", h.code))
             })
             .collect())
@@ -722,12 +901,27 @@ pub struct DepartmentRefs;
 
 #[async_trait]
 impl RefSource for DepartmentRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         labels_by_sql(s, "departments", "code", ("name_en", "name_ar"), ids, lang).await
     }
-    async fn by_code(&self, s: &AppState, p: &Principal, code: &str, within: &str) -> AppResult<Option<Uuid>> {
+    async fn by_code(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        code: &str,
+        within: &str,
+    ) -> AppResult<Option<Uuid>> {
         let within = [("hospital".to_string(), within.to_string())];
-        let within = if within[0].1.is_empty() { &within[..0] } else { &within[..] };
+        let within = if within[0].1.is_empty() {
+            &within[..0]
+        } else {
+            &within[..]
+        };
         let lq = search_query("/organizations/departments/", code, within, &["hospital"])?;
         Ok(service::departments::list(s, p, &lq)
             .await?
@@ -736,14 +930,25 @@ impl RefSource for DepartmentRefs {
             .find(|d| d.code.eq_ignore_ascii_case(code))
             .map(|d| d.id))
     }
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        w: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
         let lq = search_query("/organizations/departments/", q, w, &["hospital"])?;
         Ok(service::departments::list(s, p, &lq)
             .await?
             .results
             .into_iter()
             .map(|d| {
-                let n = if lang == Lang::Ar { d.name_ar } else { d.name_en };
+                let n = if lang == Lang::Ar {
+                    d.name_ar
+                } else {
+                    d.name_en
+                };
                 (d.id, format!("{n} ({})", d.code))
             })
             .collect())
@@ -757,7 +962,12 @@ fn person(lang: Lang, en: (&str, &str), ar: (&str, &str)) -> String {
     }
 }
 
-async fn person_labels(s: &AppState, table: &str, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+async fn person_labels(
+    s: &AppState,
+    table: &str,
+    ids: &[Uuid],
+    lang: Lang,
+) -> AppResult<HashMap<Uuid, String>> {
     let mut out = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -767,9 +977,12 @@ async fn person_labels(s: &AppState, table: &str, ids: &[Uuid], lang: Lang) -> A
         "SELECT id, first_name_en, last_name_en, first_name_ar, last_name_ar FROM {table} WHERE id IN ({})",
         placeholders.join(", ")
     );
-    let rows = s
-        .db
-        .query_all_raw(stmt(s.db.get_database_backend(), &sql, ids.iter().map(|i| (*i).into()).collect()))
+    let rows =
+        s.db.query_all_raw(stmt(
+            s.db.get_database_backend(),
+            &sql,
+            ids.iter().map(|i| (*i).into()).collect(),
+        ))
         .await?;
     for r in rows {
         let id: Uuid = r.try_get_by_index(0)?;
@@ -788,17 +1001,38 @@ pub struct PhysicianRefs;
 
 #[async_trait]
 impl RefSource for PhysicianRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         person_labels(s, "physicians", ids, lang).await
     }
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
-        let lq = search_query("/organizations/physicians/", q, w, &["hospital", "department"])?;
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        w: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
+        let lq = search_query(
+            "/organizations/physicians/",
+            q,
+            w,
+            &["hospital", "department"],
+        )?;
         Ok(service::physicians::list(s, p, &lq)
             .await?
             .results
             .into_iter()
             .map(|d| {
-                let n = person(lang, (&d.first_name_en, &d.last_name_en), (&d.first_name_ar, &d.last_name_ar));
+                let n = person(
+                    lang,
+                    (&d.first_name_en, &d.last_name_en),
+                    (&d.first_name_ar, &d.last_name_ar),
+                );
                 (d.id, format!("{n} ({})", d.license_number))
             })
             .collect())
@@ -809,17 +1043,38 @@ pub struct EmployeeRefs;
 
 #[async_trait]
 impl RefSource for EmployeeRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         person_labels(s, "employees", ids, lang).await
     }
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
-        let lq = search_query("/organizations/employees/", q, w, &["hospital", "department"])?;
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        w: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
+        let lq = search_query(
+            "/organizations/employees/",
+            q,
+            w,
+            &["hospital", "department"],
+        )?;
         Ok(service::employees::list(s, p, &lq)
             .await?
             .results
             .into_iter()
             .map(|d| {
-                let n = person(lang, (&d.first_name_en, &d.last_name_en), (&d.first_name_ar, &d.last_name_ar));
+                let n = person(
+                    lang,
+                    (&d.first_name_en, &d.last_name_en),
+                    (&d.first_name_ar, &d.last_name_ar),
+                );
                 (d.id, format!("{n} ({})", d.employee_number))
             })
             .collect())
@@ -830,17 +1085,33 @@ pub struct PatientRefs;
 
 #[async_trait]
 impl RefSource for PatientRefs {
-    async fn labels(&self, s: &AppState, ids: &[Uuid], lang: Lang) -> AppResult<HashMap<Uuid, String>> {
+    async fn labels(
+        &self,
+        s: &AppState,
+        ids: &[Uuid],
+        lang: Lang,
+    ) -> AppResult<HashMap<Uuid, String>> {
         person_labels(s, "patients", ids, lang).await
     }
-    async fn search(&self, s: &AppState, p: &Principal, q: &str, w: &[(String, String)], lang: Lang) -> AppResult<Vec<(Uuid, String)>> {
+    async fn search(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        q: &str,
+        w: &[(String, String)],
+        lang: Lang,
+    ) -> AppResult<Vec<(Uuid, String)>> {
         let lq = search_query("/organizations/patients/", q, w, &["hospital"])?;
         Ok(service::patients::list(s, p, &lq)
             .await?
             .results
             .into_iter()
             .map(|d| {
-                let n = person(lang, (&d.first_name_en, &d.last_name_en), (&d.first_name_ar, &d.last_name_ar));
+                let n = person(
+                    lang,
+                    (&d.first_name_en, &d.last_name_en),
+                    (&d.first_name_ar, &d.last_name_ar),
+                );
                 (d.id, format!("{n} ({})", d.mrn))
             })
             .collect())
@@ -875,7 +1146,10 @@ pub fn register(reg: &mut Registry) {
 /// Pages that are not plain resource routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/organizations/hospitals/{id}/settings/", get(settings_form).post(settings_save))
+        .route(
+            "/organizations/hospitals/{id}/settings/",
+            get(settings_form).post(settings_save),
+        )
         .route("/organizations/departments/tree/", get(department_tree))
         .route("/config/", get(config_home))
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
-use sea_orm::{EntityTrait, Order, QueryFilter, ColumnTrait};
+use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -73,16 +73,48 @@ fn spec() -> ListSpec<model::Entity> {
     use model::Column as C;
     ListSpec {
         search: vec![C::Action, C::ActorLabel, C::ObjectId],
-        ordering: vec![("occurred_at", C::OccurredAt), ("seq", C::Seq), ("action", C::Action)],
+        ordering: vec![
+            ("occurred_at", C::OccurredAt),
+            ("seq", C::Seq),
+            ("action", C::Action),
+        ],
         default_ordering: vec![(C::Seq, Order::Desc)],
         filters: vec![
-            Filter { name: "action", column: C::Action, kind: FilterKind::Text },
-            Filter { name: "object_type", column: C::ObjectType, kind: FilterKind::Text },
-            Filter { name: "object_id", column: C::ObjectId, kind: FilterKind::Text },
-            Filter { name: "actor", column: C::ActorId, kind: FilterKind::Uuid },
-            Filter { name: "hospital", column: C::HospitalId, kind: FilterKind::Uuid },
-            Filter { name: "occurred_after", column: C::OccurredAt, kind: FilterKind::From },
-            Filter { name: "occurred_before", column: C::OccurredAt, kind: FilterKind::To },
+            Filter {
+                name: "action",
+                column: C::Action,
+                kind: FilterKind::Text,
+            },
+            Filter {
+                name: "object_type",
+                column: C::ObjectType,
+                kind: FilterKind::Text,
+            },
+            Filter {
+                name: "object_id",
+                column: C::ObjectId,
+                kind: FilterKind::Text,
+            },
+            Filter {
+                name: "actor",
+                column: C::ActorId,
+                kind: FilterKind::Uuid,
+            },
+            Filter {
+                name: "hospital",
+                column: C::HospitalId,
+                kind: FilterKind::Uuid,
+            },
+            Filter {
+                name: "occurred_after",
+                column: C::OccurredAt,
+                kind: FilterKind::From,
+            },
+            Filter {
+                name: "occurred_before",
+                column: C::OccurredAt,
+                kind: FilterKind::To,
+            },
         ],
     }
 }
@@ -90,7 +122,13 @@ fn spec() -> ListSpec<model::Entity> {
 /// # Errors
 /// 403 without view permission on the audit log; 400 for bad list parameters.
 pub async fn list(s: &AppState, p: &Principal, q: &ListQuery) -> AppResult<Page<AuditOut>> {
-    let select = rbac::scoped(model::Entity::find(), p, Resource::AuditLog, Operation::View, cols())?;
+    let select = rbac::scoped(
+        model::Entity::find(),
+        p,
+        Resource::AuditLog,
+        Operation::View,
+        cols(),
+    )?;
     Ok(paginate(&s.db, select, &spec(), q).await?.map(out))
 }
 
@@ -118,7 +156,11 @@ pub async fn get(s: &AppState, p: &Principal, id: Uuid) -> AppResult<AuditOut> {
     ),
     responses((status = 200, body = Page<AuditOut>), (status = 401), (status = 403)),
     security(("jwt" = []), ("api_key" = [])))]
-async fn api_list(State(s): State<AppState>, Auth(p): Auth, q: ListQuery) -> AppResult<Json<Page<AuditOut>>> {
+async fn api_list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    q: ListQuery,
+) -> AppResult<Json<Page<AuditOut>>> {
     Ok(Json(list(&s, &p, &q).await?))
 }
 
@@ -126,13 +168,19 @@ async fn api_list(State(s): State<AppState>, Auth(p): Auth, q: ListQuery) -> App
 #[utoipa::path(get, path = "/api/audit/{id}/", tag = "audit", params(("id" = Uuid, Path)),
     responses((status = 200, body = AuditOut), (status = 401), (status = 404)),
     security(("jwt" = []), ("api_key" = [])))]
-async fn api_get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> AppResult<Json<AuditOut>> {
+async fn api_get(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<Json<AuditOut>> {
     let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
     Ok(Json(get(&s, &p, id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(api_list)).routes(routes!(api_get))
+    OpenApiRouter::new()
+        .routes(routes!(api_list))
+        .routes(routes!(api_get))
 }
 
 pub struct AuditOps;
@@ -140,7 +188,9 @@ pub struct AuditOps;
 #[async_trait]
 impl Ops for AuditOps {
     async fn list(&self, s: &AppState, p: &Principal, q: &ListQuery) -> AppResult<Page<Value>> {
-        Ok(list(s, p, q).await?.map(|a| serde_json::to_value(a).unwrap_or_default()))
+        Ok(list(s, p, q)
+            .await?
+            .map(|a| serde_json::to_value(a).unwrap_or_default()))
     }
     async fn get(&self, s: &AppState, p: &Principal, id: Uuid) -> AppResult<Value> {
         Ok(serde_json::to_value(get(s, p, id).await?).unwrap_or_default())

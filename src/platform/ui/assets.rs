@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn vendored_assets_get_hashed_urls() {
         let u = url("vendor/bootstrap/bootstrap.min.css");
-        assert!(u.starts_with("/static/vendor/bootstrap/bootstrap.min."), "{u}");
+        assert!(
+            u.starts_with("/static/vendor/bootstrap/bootstrap.min."),
+            "{u}"
+        );
         assert!(u.ends_with(".css"));
         assert_ne!(u, "/static/vendor/bootstrap/bootstrap.min.css");
         for p in [

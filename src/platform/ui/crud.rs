@@ -101,11 +101,17 @@ pub fn routes(def: Arc<ResourceDef>) -> Router<AppState> {
     }
     if def.caps.delete {
         r = r
-            .route(&format!("{base}{{id}}/delete/"), post(bind_id_form!(def, delete)))
+            .route(
+                &format!("{base}{{id}}/delete/"),
+                post(bind_id_form!(def, delete)),
+            )
             .route(&format!("{base}bulk/"), post(bind_form!(def, bulk)));
     }
     if def.caps.export {
-        r = r.route(&format!("{base}export/"), get(bind!(def, super::exports::export_list)));
+        r = r.route(
+            &format!("{base}export/"),
+            get(bind!(def, super::exports::export_list)),
+        );
     }
     if def.caps.import && def.importer.is_some() {
         let d1 = def.clone();
@@ -118,22 +124,33 @@ pub fn routes(def: Arc<ResourceDef>) -> Router<AppState> {
                     let d = d1.clone();
                     async move { super::imports::form(&s, &d, ui).await }
                 })
-                .post(move |ui: Ui, State(s): State<AppState>, mp: axum::extract::Multipart| {
-                    let d = d2.clone();
-                    async move { super::imports::preview(&s, &d, ui, mp).await }
-                })
-                .layer(crate::platform::limits::limit(crate::platform::limits::IMPORT_FILE + 64 * 1024)),
+                .post(
+                    move |ui: Ui, State(s): State<AppState>, mp: axum::extract::Multipart| {
+                        let d = d2.clone();
+                        async move { super::imports::preview(&s, &d, ui, mp).await }
+                    },
+                )
+                .layer(crate::platform::limits::limit(
+                    crate::platform::limits::IMPORT_FILE + 64 * 1024,
+                )),
             )
             .route(
                 &format!("{base}import/commit/"),
-                post(move |ui: Ui, State(s): State<AppState>, f: Form<super::imports::CommitForm>| {
-                    let d = d3.clone();
-                    async move { super::imports::commit(&s, &d, ui, f).await }
-                }),
+                post(
+                    move |ui: Ui,
+                          State(s): State<AppState>,
+                          f: Form<super::imports::CommitForm>| {
+                        let d = d3.clone();
+                        async move { super::imports::commit(&s, &d, ui, f).await }
+                    },
+                ),
             );
     }
     if def.caps.pdf {
-        r = r.route(&format!("{base}{{id}}/pdf/"), get(bind_id!(def, super::exports::export_pdf)));
+        r = r.route(
+            &format!("{base}{{id}}/pdf/"),
+            get(bind_id!(def, super::exports::export_pdf)),
+        );
     }
     r
 }
@@ -285,7 +302,11 @@ pub async fn resolve_labels(s: &AppState, lang: Lang, cols: &[Col], rows: &[Valu
 fn pager(ctx: &Ctx, base: &str, query: &str, q: &ListQuery, page: &Page<Value>) -> PagerView {
     let last = Ord::max(page.count.div_ceil(q.page_size), 1);
     let link = |n: u64| with_param(base, query, "page", Some(&n.to_string()));
-    let from = if page.count == 0 { 0 } else { (q.page - 1) * q.page_size + 1 };
+    let from = if page.count == 0 {
+        0
+    } else {
+        (q.page - 1) * q.page_size + 1
+    };
     let to = Ord::min(q.page * q.page_size, page.count);
     let summary = ctx.tf(
         "list.showing",
@@ -335,12 +356,21 @@ pub fn option_views(lang: Lang, choices: &[&str], current: &str) -> Vec<OptionVi
         .collect()
 }
 
-async fn filter_views(s: &AppState, ctx: &Ctx, filters: &[FilterDef], q: &ListQuery) -> Vec<FilterView> {
+async fn filter_views(
+    s: &AppState,
+    ctx: &Ctx,
+    filters: &[FilterDef],
+    q: &ListQuery,
+) -> Vec<FilterView> {
     let mut out = vec![];
     for f in filters {
         let value = q.param(f.key).unwrap_or("").to_string();
         let (kind, options, ref_url) = match &f.input {
-            Input::Select(choices) => ("select", option_views(ctx.lang, choices, &value), String::new()),
+            Input::Select(choices) => (
+                "select",
+                option_views(ctx.lang, choices, &value),
+                String::new(),
+            ),
             Input::Checkbox => (
                 "select",
                 vec![
@@ -388,7 +418,13 @@ async fn filter_views(s: &AppState, ctx: &Ctx, filters: &[FilterDef], q: &ListQu
 }
 
 /// Builds the list view of `d` for `raw_query` (also used by the export).
-pub async fn list_view(s: &AppState, d: &ResourceDef, ui: &Ui, raw_query: &str, active_view: Option<Uuid>) -> UiResult<ListView> {
+pub async fn list_view(
+    s: &AppState,
+    d: &ResourceDef,
+    ui: &Ui,
+    raw_query: &str,
+    active_view: Option<Uuid>,
+) -> UiResult<ListView> {
     let query = clean_query(raw_query, &["view"]);
     let q = ListQuery::parse(&d.base(), &query)?;
     let page = d.ops.list(s, &ui.p, &q).await?;
@@ -418,7 +454,10 @@ pub async fn list_view(s: &AppState, d: &ResourceDef, ui: &Ui, raw_query: &str, 
                     } else {
                         key.to_string()
                     };
-                    (sorted, Some(with_param(&d.base(), &no_page, "ordering", Some(&next))))
+                    (
+                        sorted,
+                        Some(with_param(&d.base(), &no_page, "ordering", Some(&next))),
+                    )
                 }
                 None => ("", None),
             };
@@ -435,9 +474,17 @@ pub async fn list_view(s: &AppState, d: &ResourceDef, ui: &Ui, raw_query: &str, 
         .results
         .iter()
         .map(|v| {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            let id = v
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let href = format!("{}{id}/", d.base());
-            let mut cells: Vec<CellView> = d.columns.iter().map(|c| present::cell(ctx, c, v, &labels)).collect();
+            let mut cells: Vec<CellView> = d
+                .columns
+                .iter()
+                .map(|c| present::cell(ctx, c, v, &labels))
+                .collect();
             if let Some(first) = cells.first_mut() {
                 first.href = Some(href.clone());
             }
@@ -462,7 +509,9 @@ pub async fn list_view(s: &AppState, d: &ResourceDef, ui: &Ui, raw_query: &str, 
         query: no_page,
         can_create: d.caps.create && ui.p.can(d.resource, Operation::Create),
         can_export: d.caps.export && ui.p.can(d.resource, Operation::Export),
-        can_import: d.caps.import && d.importer.is_some() && ui.p.can(d.resource, Operation::Create),
+        can_import: d.caps.import
+            && d.importer.is_some()
+            && ui.p.can(d.resource, Operation::Create),
         can_bulk: d.caps.delete && ui.p.can(d.resource, Operation::Delete),
         saved,
         active_view,
@@ -549,7 +598,13 @@ pub async fn detail_rows(s: &AppState, ctx: &Ctx, cols: &[Col], v: &Value) -> Ve
 ///
 /// # Errors
 /// 404 when out of scope; service errors.
-pub async fn detail_page(s: &AppState, d: &ResourceDef, ui: &Ui, id: Uuid, extra: String) -> UiResult<DetailPage> {
+pub async fn detail_page(
+    s: &AppState,
+    d: &ResourceDef,
+    ui: &Ui,
+    id: Uuid,
+    extra: String,
+) -> UiResult<DetailPage> {
     let v = d.ops.get(s, &ui.p, id).await?;
     let ctx = &ui.ctx;
     let name = d.name_of(&v, ctx.lang);
@@ -663,7 +718,10 @@ pub async fn field_views(
             checked: false,
             options: vec![],
             required: f.required,
-            errors: translate_errors(ctx.lang, errors.0.get(f.key).map(Vec::as_slice).unwrap_or(&[])),
+            errors: translate_errors(
+                ctx.lang,
+                errors.0.get(f.key).map(Vec::as_slice).unwrap_or(&[]),
+            ),
             help: f.help,
             ref_url: String::new(),
             within: f.within.unwrap_or(""),
@@ -797,7 +855,13 @@ async fn form_page(
 ///
 /// # Errors
 /// 404 for an unknown resource; template errors.
-pub async fn resource_form(s: &AppState, key: &str, ui: &Ui, values: &FormValues, errors: &FieldErrors) -> UiResult {
+pub async fn resource_form(
+    s: &AppState,
+    key: &str,
+    ui: &Ui,
+    values: &FormValues,
+    errors: &FieldErrors,
+) -> UiResult {
     let Some(d) = s.ui.find(key) else {
         return Err(AppError::NotFound.into());
     };
@@ -807,9 +871,10 @@ pub async fn resource_form(s: &AppState, key: &str, ui: &Ui, values: &FormValues
 async fn new_form(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiResult {
     ui.p.require(d.resource, Operation::Create)?;
     // Query parameters pre-fill the form (`?hospital=…` from a hospital's page).
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let values = present::values_from_form(&pairs);
     form_page(s, d, &ui, None, &values, &FieldErrors::new()).await
 }
@@ -824,7 +889,8 @@ async fn create(s: &AppState, d: &ResourceDef, ui: Ui, form: Vec<(String, String
         Ok(v) => {
             s.ui.invalidate_counts();
             let name = d.name_of(&v, ui.lang());
-            ui.flash("success", ui.ctx.tf("flash.created", &[("what", &name)])).await;
+            ui.flash("success", ui.ctx.tf("flash.created", &[("what", &name)]))
+                .await;
             let id = v.get("id").and_then(Value::as_str).unwrap_or("");
             Ok(see_other(&format!("{}{id}/", d.base())))
         }
@@ -842,7 +908,13 @@ async fn edit_form(s: &AppState, d: &ResourceDef, ui: Ui, id: String) -> UiResul
     form_page(s, d, &ui, Some((id, name)), &values, &FieldErrors::new()).await
 }
 
-async fn update(s: &AppState, d: &ResourceDef, ui: Ui, id: String, form: Vec<(String, String)>) -> UiResult {
+async fn update(
+    s: &AppState,
+    d: &ResourceDef,
+    ui: Ui,
+    id: String,
+    form: Vec<(String, String)>,
+) -> UiResult {
     let id = parse_id(&id)?;
     let current = d.ops.get(s, &ui.p, id).await?;
     let name = d.name_of(&current, ui.lang());
@@ -854,29 +926,43 @@ async fn update(s: &AppState, d: &ResourceDef, ui: Ui, id: String, form: Vec<(St
     match d.ops.update(s, &ui.p, id, body).await {
         Ok(v) => {
             let name = d.name_of(&v, ui.lang());
-            ui.flash("success", ui.ctx.tf("flash.updated", &[("what", &name)])).await;
+            ui.flash("success", ui.ctx.tf("flash.updated", &[("what", &name)]))
+                .await;
             Ok(see_other(&d.href(id)))
         }
-        Err(AppError::Validation(errors)) => form_page(s, d, &ui, Some((id, name)), &values, &errors).await,
+        Err(AppError::Validation(errors)) => {
+            form_page(s, d, &ui, Some((id, name)), &values, &errors).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 // ------------------------------------------------------------------------------------ delete, bulk
 
-async fn delete(s: &AppState, d: &ResourceDef, ui: Ui, id: String, _form: Vec<(String, String)>) -> UiResult {
+async fn delete(
+    s: &AppState,
+    d: &ResourceDef,
+    ui: Ui,
+    id: String,
+    _form: Vec<(String, String)>,
+) -> UiResult {
     let id = parse_id(&id)?;
     let v = d.ops.get(s, &ui.p, id).await?;
     let name = d.name_of(&v, ui.lang());
     d.ops.delete(s, &ui.p, id).await?;
     s.ui.invalidate_counts();
-    ui.flash("success", ui.ctx.tf("flash.deleted", &[("what", &name)])).await;
+    ui.flash("success", ui.ctx.tf("flash.deleted", &[("what", &name)]))
+        .await;
     Ok(see_other(&d.base()))
 }
 
 async fn bulk(s: &AppState, d: &ResourceDef, ui: Ui, form: Vec<(String, String)>) -> UiResult {
     ui.p.require(d.resource, Operation::Delete)?;
-    let action = form.iter().find(|(k, _)| k == "action").map(|(_, v)| v.as_str()).unwrap_or("");
+    let action = form
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let back = form
         .iter()
         .find(|(k, _)| k == "next")
@@ -909,9 +995,13 @@ async fn bulk(s: &AppState, d: &ResourceDef, ui: Ui, form: Vec<(String, String)>
     s.ui.invalidate_counts();
     let msg = ui.ctx.tf(
         "flash.bulk_deleted",
-        &[("done", &ui.ctx.num(done as i64)), ("failed", &ui.ctx.num(failed as i64))],
+        &[
+            ("done", &ui.ctx.num(done as i64)),
+            ("failed", &ui.ctx.num(failed as i64)),
+        ],
     );
-    ui.flash(if failed == 0 { "success" } else { "warning" }, msg).await;
+    ui.flash(if failed == 0 { "success" } else { "warning" }, msg)
+        .await;
     Ok(see_other(&back))
 }
 
@@ -921,12 +1011,18 @@ mod tests {
 
     #[test]
     fn blank_filters_and_ui_keys_are_dropped() {
-        assert_eq!(clean_query("gender=&search=ahmad&view=x&page=2", &["view"]), "search=ahmad&page=2");
+        assert_eq!(
+            clean_query("gender=&search=ahmad&view=x&page=2", &["view"]),
+            "search=ahmad&page=2"
+        );
     }
 
     #[test]
     fn a_parameter_is_replaced_and_the_rest_kept() {
-        assert_eq!(with_param("/p/", "a=1&page=3", "page", Some("4")), "/p/?a=1&page=4");
+        assert_eq!(
+            with_param("/p/", "a=1&page=3", "page", Some("4")),
+            "/p/?a=1&page=4"
+        );
         assert_eq!(with_param("/p/", "page=3", "page", None), "/p/");
     }
 }

@@ -45,7 +45,11 @@ pub async fn rotate(session: &Session) -> String {
 }
 
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn forbidden() -> Response {
@@ -99,12 +103,12 @@ pub async fn verify(req: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, limits::JSON_DEFAULT).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response();
     };
-    let ok = url::form_urlencoded::parse(&bytes)
-        .any(|(k, v)| k == FIELD && same(&v, &expected));
+    let ok = url::form_urlencoded::parse(&bytes).any(|(k, v)| k == FIELD && same(&v, &expected));
     if !ok {
         return forbidden();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]

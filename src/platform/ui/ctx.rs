@@ -173,7 +173,12 @@ impl Ui {
 }
 
 pub async fn flash(session: &Session, kind: &str, text: impl Into<String>) {
-    let mut list: Vec<Flash> = session.get(SESSION_FLASH).await.ok().flatten().unwrap_or_default();
+    let mut list: Vec<Flash> = session
+        .get(SESSION_FLASH)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     list.push(Flash {
         kind: kind.to_string(),
         text: text.into(),
@@ -229,7 +234,10 @@ impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         match self {
             UiError::Login { next, htmx } => {
-                let to = format!("/login/?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                let to = format!(
+                    "/login/?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
                 if htmx {
                     // htmx follows `HX-Redirect` with a full page load instead of swapping a login form
                     // into a table cell.
@@ -244,7 +252,9 @@ impl IntoResponse for UiError {
                     tracing::error!(error = format!("{e:#}"), "console error");
                 }
                 let detail = match &e {
-                    AppError::BadRequest(d) | AppError::Conflict(d) | AppError::Gone(d) => Some(d.clone()),
+                    AppError::BadRequest(d) | AppError::Conflict(d) | AppError::Gone(d) => {
+                        Some(d.clone())
+                    }
                     AppError::Validation(f) => Some(
                         f.0.iter()
                             .map(|(k, v)| format!("{k}: {}", v.join(" ")))
@@ -288,7 +298,10 @@ fn here(parts: &Parts) -> String {
 impl FromRequestParts<AppState> for Ui {
     type Rejection = UiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let htmx = parts.headers.contains_key("hx-request");
         let target = parts
             .headers
@@ -313,16 +326,19 @@ impl FromRequestParts<AppState> for Ui {
             next: next.clone(),
             htmx,
         };
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| UiError::App(AppError::Internal(anyhow::anyhow!("session layer missing"))))?;
+        let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            UiError::App(AppError::Internal(anyhow::anyhow!("session layer missing")))
+        })?;
         let uid: Option<Uuid> = session.get(SESSION_USER).await.ok().flatten();
         let Some(uid) = uid else {
             return Err(login());
         };
-        let auth_at: i64 = session.get(SESSION_AUTH_AT).await.ok().flatten().unwrap_or(0);
+        let auth_at: i64 = session
+            .get(SESSION_AUTH_AT)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
         let now = state.clock.now().timestamp();
         if now - auth_at > session::ABSOLUTE_TIMEOUT_SECS {
             let _ = session.flush().await;
@@ -347,7 +363,11 @@ impl FromRequestParts<AppState> for Ui {
         let _ = session.insert(SESSION_LANG, lang.code()).await;
         let tz = reg.directory.timezone(state, &p).await;
         let csrf = csrf::token(&session).await;
-        let flashes = if htmx { vec![] } else { take_flashes(&session).await };
+        let flashes = if htmx {
+            vec![]
+        } else {
+            take_flashes(&session).await
+        };
         let path = parts.uri.path().to_string();
         let nav = if htmx {
             vec![]

@@ -37,7 +37,10 @@ fn export_cell(kind: Kind, raw: &Value, shown: &present::CellView, tz: chrono_tz
         return Cell::Empty;
     }
     match kind {
-        Kind::Number => raw.as_i64().map(Cell::Int).unwrap_or(Cell::Text(shown.text.clone())),
+        Kind::Number => raw
+            .as_i64()
+            .map(Cell::Int)
+            .unwrap_or(Cell::Text(shown.text.clone())),
         Kind::DateTime => raw
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -69,13 +72,28 @@ pub async fn export_list(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiR
     let ctx = &ui.ctx;
     let mut table = Table {
         title: ctx.t(d.title).to_string(),
-        headers: d.columns.iter().map(|c| ctx.t(c.label).to_string()).collect(),
+        // A bilingual column exports both languages, so one file serves Arabic and English readers.
+        headers: d
+            .columns
+            .iter()
+            .flat_map(|c| {
+                let l = ctx.t(c.label);
+                if c.kind == Kind::Bilingual {
+                    vec![format!("{l} (EN)"), format!("{l} (AR)")]
+                } else {
+                    vec![l.to_string()]
+                }
+            })
+            .collect(),
         rows: vec![],
         rtl: ctx.lang == Lang::Ar,
     };
     let mut page_no = 1u64;
     loop {
-        let q = ListQuery::parse(&d.base(), &format!("{query}&page={page_no}&page_size={MAX_PAGE_SIZE}"))?;
+        let q = ListQuery::parse(
+            &d.base(),
+            &format!("{query}&page={page_no}&page_size={MAX_PAGE_SIZE}"),
+        )?;
         let page = d.ops.list(s, &ui.p, &q).await?;
         if page.count > MAX_EXPORT_ROWS {
             return Err(AppError::BadRequest(format!(
@@ -89,9 +107,27 @@ pub async fn export_list(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiR
             table.rows.push(
                 d.columns
                     .iter()
-                    .map(|c| {
+                    .flat_map(|c| {
+                        if c.kind == Kind::Bilingual {
+                            return ["en", "ar"]
+                                .iter()
+                                .map(|l| {
+                                    let raw =
+                                        v.get(format!("{}_{l}", c.key)).unwrap_or(&Value::Null);
+                                    match raw.as_str() {
+                                        Some(t) if !t.is_empty() => Cell::Text(t.to_string()),
+                                        _ => Cell::Empty,
+                                    }
+                                })
+                                .collect::<Vec<_>>();
+                        }
                         let shown = present::cell(ctx, c, v, &labels);
-                        export_cell(c.kind, v.get(c.key).unwrap_or(&Value::Null), &shown, ctx.tz)
+                        vec![export_cell(
+                            c.kind,
+                            v.get(c.key).unwrap_or(&Value::Null),
+                            &shown,
+                            ctx.tz,
+                        )]
                     })
                     .collect(),
             );
@@ -129,7 +165,11 @@ pub async fn export_list(s: &AppState, d: &ResourceDef, ui: Ui, uri: Uri) -> UiR
     )
     .await?;
     let stamp = s.clock.now().format("%Y%m%d-%H%M");
-    Ok(attachment(bytes, ctype, &format!("{}-{stamp}.{format}", d.slug)))
+    Ok(attachment(
+        bytes,
+        ctype,
+        &format!("{}-{stamp}.{format}", d.slug),
+    ))
 }
 
 /// `GET <base>{id}/pdf/`: the detail page as a one-page PDF summary.
@@ -168,6 +208,9 @@ pub async fn export_pdf(s: &AppState, d: &ResourceDef, ui: Ui, id: String) -> Ui
             .details(json!({"resource": d.key()})),
     )
     .await?;
-    Ok(attachment(bytes, "application/pdf", &format!("{}-{id}.pdf", d.slug)))
+    Ok(attachment(
+        bytes,
+        "application/pdf",
+        &format!("{}-{id}.pdf", d.slug),
+    ))
 }
-

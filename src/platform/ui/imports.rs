@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use askama::Template;
 use async_trait::async_trait;
+use axum::Form;
 use axum::extract::Multipart;
 use axum::response::{Html, IntoResponse};
-use axum::Form;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -33,7 +33,13 @@ const SHOWN_ERRORS: usize = 200;
 /// Runs rows through a module's create rule in one transaction.
 #[async_trait]
 pub trait Importer: Send + Sync {
-    async fn run(&self, s: &AppState, p: &Principal, rows: Vec<(usize, Value)>, commit: bool) -> AppResult<ImportReport>;
+    async fn run(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        rows: Vec<(usize, Value)>,
+        commit: bool,
+    ) -> AppResult<ImportReport>;
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,7 +80,10 @@ pub struct ImportResult {
 }
 
 fn columns(d: &ResourceDef) -> Vec<(&'static str, &'static str, bool)> {
-    d.fields.iter().map(|f| (f.key, f.label, f.required)).collect()
+    d.fields
+        .iter()
+        .map(|f| (f.key, f.label, f.required))
+        .collect()
 }
 
 /// `GET <base>import/`
@@ -84,7 +93,12 @@ pub async fn form(s: &AppState, d: &ResourceDef, ui: Ui) -> UiResult {
     let title = ui.t(d.title);
     let imp = ui.t("import.title");
     render(&ImportPage {
-        ctx: ui.ctx.clone().crumb(title, Some(d.base())).crumb(imp, None).titled(format!("{imp} · {title}")),
+        ctx: ui
+            .ctx
+            .clone()
+            .crumb(title, Some(d.base()))
+            .crumb(imp, None)
+            .titled(format!("{imp} · {title}")),
         title: d.title,
         base: d.base(),
         columns: columns(d),
@@ -93,7 +107,12 @@ pub async fn form(s: &AppState, d: &ResourceDef, ui: Ui) -> UiResult {
 
 /// Turns spreadsheet rows into API bodies by the resource's form fields: `yes/true/1` for switches,
 /// codes or ids for references (a hospital code, a department code within the row's hospital).
-async fn bodies(s: &AppState, ui: &Ui, d: &ResourceDef, sheet: &Sheet) -> AppResult<Vec<(usize, Value)>> {
+async fn bodies(
+    s: &AppState,
+    ui: &Ui,
+    d: &ResourceDef,
+    sheet: &Sheet,
+) -> AppResult<Vec<(usize, Value)>> {
     let mut cache: HashMap<(&'static str, String, String), Option<Uuid>> = HashMap::new();
     let mut out = Vec::with_capacity(sheet.rows.len());
     for row in &sheet.rows {
@@ -106,9 +125,16 @@ async fn bodies(s: &AppState, ui: &Ui, d: &ResourceDef, sheet: &Sheet) -> AppRes
             }
             let raw = row.get(f.key).trim().to_string();
             let v = match &f.input {
-                Input::Checkbox => Value::Bool(matches!(raw.to_lowercase().as_str(), "1" | "true" | "yes" | "y" | "نعم")),
+                Input::Checkbox => Value::Bool(matches!(
+                    raw.to_lowercase().as_str(),
+                    "1" | "true" | "yes" | "y" | "نعم"
+                )),
                 Input::Multi(_) => Value::Array(
-                    raw.split([',', ';']).map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.into())).collect(),
+                    raw.split([',', ';'])
+                        .map(str::trim)
+                        .filter(|x| !x.is_empty())
+                        .map(|x| Value::String(x.into()))
+                        .collect(),
                 ),
                 _ if raw.is_empty() => {
                     if f.nullable {
@@ -164,7 +190,10 @@ async fn bodies(s: &AppState, ui: &Ui, d: &ResourceDef, sheet: &Sheet) -> AppRes
         } else {
             // An unresolvable reference is reported as-is; the row is still checked for its other
             // fields so the uploader sees everything at once.
-            body.insert("__unresolved".into(), serde_json::to_value(&unresolved.0).unwrap_or_default());
+            body.insert(
+                "__unresolved".into(),
+                serde_json::to_value(&unresolved.0).unwrap_or_default(),
+            );
             out.push((row.line, Value::Object(body)));
         }
     }
@@ -192,16 +221,30 @@ fn merge_unresolved(rows: &mut [(usize, Value)]) -> Vec<(usize, FieldErrors)> {
     out
 }
 
-async fn evaluate(s: &AppState, d: &ResourceDef, ui: &Ui, filename: &str, bytes: &[u8], commit: bool) -> AppResult<(ImportReport, Vec<String>)> {
+async fn evaluate(
+    s: &AppState,
+    d: &ResourceDef,
+    ui: &Ui,
+    filename: &str,
+    bytes: &[u8],
+    commit: bool,
+) -> AppResult<(ImportReport, Vec<String>)> {
     let Some(importer) = d.importer.clone() else {
         return Err(AppError::NotFound);
     };
     let sheet = import::read(filename, bytes, MAX_ROWS).map_err(AppError::from)?;
     let known: Vec<&str> = d.fields.iter().map(|f| f.key).collect();
-    let unknown: Vec<String> = sheet.headers.iter().filter(|h| !known.contains(&h.as_str())).cloned().collect();
+    let unknown: Vec<String> = sheet
+        .headers
+        .iter()
+        .filter(|h| !known.contains(&h.as_str()))
+        .cloned()
+        .collect();
     let mut rows = bodies(s, ui, d, &sheet).await?;
     let unresolved = merge_unresolved(&mut rows);
-    let mut report = importer.run(s, &ui.p, rows, commit && unresolved.is_empty()).await?;
+    let mut report = importer
+        .run(s, &ui.p, rows, commit && unresolved.is_empty())
+        .await?;
     if !unresolved.is_empty() {
         report.committed = false;
         for (line, fe) in unresolved {
@@ -221,7 +264,14 @@ async fn evaluate(s: &AppState, d: &ResourceDef, ui: &Ui, filename: &str, bytes:
     Ok((report, unknown))
 }
 
-fn result_view(ui: &Ui, d: &ResourceDef, filename: &str, report: &ImportReport, unknown: Vec<String>, token: String) -> ImportResult {
+fn result_view(
+    ui: &Ui,
+    d: &ResourceDef,
+    filename: &str,
+    report: &ImportReport,
+    unknown: Vec<String>,
+    token: String,
+) -> ImportResult {
     let errors = report
         .errors
         .iter()
@@ -232,8 +282,16 @@ fn result_view(ui: &Ui, d: &ResourceDef, filename: &str, report: &ImportReport, 
                 .0
                 .iter()
                 .flat_map(|(k, v)| {
-                    let label = d.fields.iter().find(|f| f.key == k).map(|f| ui.t(f.label)).unwrap_or(k.as_str()).to_string();
-                    translate_errors(ui.lang(), v).into_iter().map(move |m| format!("{label}: {m}"))
+                    let label = d
+                        .fields
+                        .iter()
+                        .find(|f| f.key == k)
+                        .map(|f| ui.t(f.label))
+                        .unwrap_or(k.as_str())
+                        .to_string();
+                    translate_errors(ui.lang(), v)
+                        .into_iter()
+                        .map(move |m| format!("{label}: {m}"))
                 })
                 .collect(),
         })
@@ -280,7 +338,10 @@ pub async fn preview(s: &AppState, d: &ResourceDef, ui: Ui, mut mp: Multipart) -
     {
         if field.name() == Some("file") {
             let name = field.file_name().unwrap_or("upload.csv").to_string();
-            let bytes = field.bytes().await.map_err(|e| AppError::field("file", e.body_text()))?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| AppError::field("file", e.body_text()))?;
             file = Some((name, bytes.to_vec()));
         }
     }
@@ -291,12 +352,21 @@ pub async fn preview(s: &AppState, d: &ResourceDef, ui: Ui, mut mp: Multipart) -
     let (report, unknown) = match evaluate(s, d, &ui, &filename, &bytes, false).await {
         Ok(r) => r,
         Err(AppError::Validation(fe)) => {
-            let msg = fe.0.values().flatten().cloned().collect::<Vec<_>>().join(" ");
+            let msg =
+                fe.0.values()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ");
             let r = file_error(&ui, d, msg);
             return Ok((axum::http::StatusCode::BAD_REQUEST, Html(r.render()?)).into_response());
         }
         Err(e @ (AppError::PayloadTooLarge(_) | AppError::UnsupportedMediaType(_))) => {
-            let r = file_error(&ui, d, e.body()["detail"].as_str().unwrap_or("").to_string());
+            let r = file_error(
+                &ui,
+                d,
+                e.body()["detail"].as_str().unwrap_or("").to_string(),
+            );
             return Ok((e.status(), Html(r.render()?)).into_response());
         }
         Err(e) => return Err(e.into()),
@@ -307,7 +377,9 @@ pub async fn preview(s: &AppState, d: &ResourceDef, ui: Ui, mut mp: Multipart) -
         let dir = s.config.data_dir.join("imports");
         std::fs::create_dir_all(&dir).map_err(|e| AppError::Internal(e.into()))?;
         let path = dir.join(id.to_string());
-        tokio::fs::write(&path, &bytes).await.map_err(|e| AppError::Internal(e.into()))?;
+        tokio::fs::write(&path, &bytes)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
         let pending = Pending {
             path,
             filename: filename.clone(),
@@ -327,7 +399,10 @@ pub async fn preview(s: &AppState, d: &ResourceDef, ui: Ui, mut mp: Multipart) -
     let r = result_view(&ui, d, &filename, &report, unknown, token);
     // htmx swaps 4xx only when told to; the preview is content either way.
     let mut res = (status, Html(r.render()?)).into_response();
-    res.headers_mut().insert("HX-Reswap", axum::http::HeaderValue::from_static("innerHTML"));
+    res.headers_mut().insert(
+        "HX-Reswap",
+        axum::http::HeaderValue::from_static("innerHTML"),
+    );
     Ok(res)
 }
 
@@ -339,7 +414,10 @@ pub struct CommitForm {
 /// `POST <base>import/commit/`: writes every row in one transaction (re-validated), or nothing.
 pub async fn commit(s: &AppState, d: &ResourceDef, ui: Ui, Form(f): Form<CommitForm>) -> UiResult {
     ui.p.require(d.resource, Operation::Create)?;
-    let key = format!("import.{}", Uuid::parse_str(&f.token).map_err(|_| AppError::NotFound)?);
+    let key = format!(
+        "import.{}",
+        Uuid::parse_str(&f.token).map_err(|_| AppError::NotFound)?
+    );
     let pending: Pending = ui
         .session
         .remove(&key)
@@ -348,7 +426,9 @@ pub async fn commit(s: &AppState, d: &ResourceDef, ui: Ui, Form(f): Form<CommitF
         .flatten()
         .filter(|p: &Pending| p.view == d.key())
         .ok_or(AppError::NotFound)?;
-    let bytes = tokio::fs::read(&pending.path).await.map_err(|_| AppError::NotFound)?;
+    let bytes = tokio::fs::read(&pending.path)
+        .await
+        .map_err(|_| AppError::NotFound)?;
     let _ = tokio::fs::remove_file(&pending.path).await;
     let (report, unknown) = evaluate(s, d, &ui, &pending.filename, &bytes, true).await?;
     if !report.committed {
@@ -357,7 +437,12 @@ pub async fn commit(s: &AppState, d: &ResourceDef, ui: Ui, Form(f): Form<CommitF
         let title = ui.t(d.title);
         let imp = ui.t("import.title");
         let page = ImportPage {
-            ctx: ui.ctx.clone().crumb(title, Some(d.base())).crumb(imp, None).titled(imp),
+            ctx: ui
+                .ctx
+                .clone()
+                .crumb(title, Some(d.base()))
+                .crumb(imp, None)
+                .titled(imp),
             title: d.title,
             base: d.base(),
             columns: columns(d),
@@ -375,7 +460,13 @@ pub async fn commit(s: &AppState, d: &ResourceDef, ui: Ui, Form(f): Form<CommitF
     )
     .await?;
     s.ui.invalidate_counts();
-    ui.flash("success", ui.ctx.tf("import.done", &[("count", &ui.ctx.num(report.total as i64))])).await;
+    ui.flash(
+        "success",
+        ui.ctx.tf(
+            "import.done",
+            &[("count", &ui.ctx.num(report.total as i64))],
+        ),
+    )
+    .await;
     Ok(see_other(&d.base()))
 }
-

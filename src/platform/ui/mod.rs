@@ -40,7 +40,10 @@ pub fn router(state: &AppState, pages: Router<AppState>) -> Router<AppState> {
     let console = r
         .layer(middleware::from_fn(csrf::verify))
         .layer(middleware::from_fn(pages::render_errors))
-        .layer(session::layer(state.db.clone(), state.config.secure_cookies))
+        .layer(session::layer(
+            state.db.clone(),
+            state.config.secure_cookies,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

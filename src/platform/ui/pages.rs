@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use super::crud::{RowView, render, resolve_labels, see_other};
-use super::ctx::{Ctx, ErrorPage, SESSION_LANG, SESSION_USER, Ui, UiResult, anonymous, visitor_lang};
+use super::ctx::{
+    Ctx, ErrorPage, SESSION_LANG, SESSION_USER, Ui, UiResult, anonymous, visitor_lang,
+};
 use super::present;
 use crate::platform::error::AppError;
 use crate::platform::i18n::{self, Lang};
@@ -102,15 +104,28 @@ pub async fn search(ui: Ui, State(s): State<AppState>, Query(sq): Query<SearchQu
             if page.count == 0 {
                 continue;
             }
-            let cols: Vec<_> = d.columns.iter().filter(|c| !c.optional).take(3).cloned().collect();
+            let cols: Vec<_> = d
+                .columns
+                .iter()
+                .filter(|c| !c.optional)
+                .take(3)
+                .cloned()
+                .collect();
             let labels = resolve_labels(&s, ui.lang(), &cols, &page.results).await;
             let rows = page
                 .results
                 .iter()
                 .map(|v| {
-                    let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+                    let id = v
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     let href = format!("{}{id}/", d.base());
-                    let cells = cols.iter().map(|c| present::cell(&ui.ctx, c, v, &labels)).collect();
+                    let cells = cols
+                        .iter()
+                        .map(|c| present::cell(&ui.ctx, c, v, &labels))
+                        .collect();
                     RowView { id, href, cells }
                 })
                 .collect();
@@ -146,7 +161,11 @@ pub fn safe_next(next: &str) -> &str {
 }
 
 /// `POST /lang/`: switches the language; a signed-in user's preference is saved.
-pub async fn switch_lang(State(s): State<AppState>, session: Session, Form(f): Form<LangForm>) -> UiResult {
+pub async fn switch_lang(
+    State(s): State<AppState>,
+    session: Session,
+    Form(f): Form<LangForm>,
+) -> UiResult {
     let lang = Lang::parse(&f.lang).ok_or_else(|| AppError::field("lang", "Unknown language."))?;
     if let Ok(Some(uid)) = session.get::<uuid::Uuid>(SESSION_USER).await {
         s.ui.directory.set_language(&s, uid, lang).await?;
@@ -165,7 +184,11 @@ pub async fn ref_lookup(
     let Some(src) = s.ui.refs.get(name.as_str()).cloned() else {
         return Err(AppError::NotFound.into());
     };
-    let q = params.iter().find(|(k, _)| k == "q").map(|(_, v)| v.as_str()).unwrap_or("");
+    let q = params
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let within: Vec<(String, String)> = params
         .iter()
         .filter(|(k, v)| k != "q" && !v.is_empty())
@@ -242,8 +265,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             let mut r = (page.status, Html(body)).into_response();
             if htmx {
                 // Let htmx swap the error into the page instead of ignoring a 4xx.
-                r.headers_mut().insert("HX-Retarget", header::HeaderValue::from_static("#main"));
-                r.headers_mut().insert("HX-Reswap", header::HeaderValue::from_static("innerHTML"));
+                r.headers_mut()
+                    .insert("HX-Retarget", header::HeaderValue::from_static("#main"));
+                r.headers_mut()
+                    .insert("HX-Reswap", header::HeaderValue::from_static("innerHTML"));
             }
             r
         }

@@ -51,8 +51,14 @@ pub fn choice_label(lang: Lang, value: &str) -> String {
 }
 
 fn bilingual<'a>(v: &'a Value, key: &str, lang: Lang) -> &'a str {
-    let en = v.get(format!("{key}_en")).and_then(Value::as_str).unwrap_or("");
-    let ar = v.get(format!("{key}_ar")).and_then(Value::as_str).unwrap_or("");
+    let en = v
+        .get(format!("{key}_en"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ar = v
+        .get(format!("{key}_ar"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     match lang {
         Lang::Ar if !ar.trim().is_empty() => ar,
         Lang::En if en.trim().is_empty() => ar,
@@ -70,7 +76,11 @@ pub fn ref_ids(cols: &[Col], rows: &[Value]) -> HashMap<&'static str, Vec<Uuid>>
     for c in cols {
         if let Kind::Ref(src) = c.kind {
             for r in rows {
-                if let Some(id) = r.get(c.key).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) {
+                if let Some(id) = r
+                    .get(c.key)
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                {
                     let v = out.entry(src).or_default();
                     if !v.contains(&id) {
                         v.push(id);
@@ -107,7 +117,11 @@ pub fn cell(ctx: &Ctx, c: &Col, v: &Value, labels: &Labels) -> CellView {
         Kind::Bool => {
             let yes = raw.as_bool().unwrap_or(false);
             out.text = i18n::t(lang, if yes { "common.yes" } else { "common.no" }).to_string();
-            out.badge = Some(if yes { "text-bg-success" } else { "text-bg-secondary" });
+            out.badge = Some(if yes {
+                "text-bg-success"
+            } else {
+                "text-bg-secondary"
+            });
         }
         Kind::Choice => {
             let s = scalar(raw);
@@ -205,7 +219,10 @@ pub fn body_from_form(fields: &[Field], form: &FormValues, creating: bool) -> (V
             continue;
         }
         let vals = form.get(f.key).cloned().unwrap_or_default();
-        let first = vals.first().map(|s| s.trim().to_string()).unwrap_or_default();
+        let first = vals
+            .first()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         let value = match &f.input {
             Input::Checkbox => Value::Bool(vals.iter().any(|v| v == "true" || v == "on")),
             Input::Multi(_) => Value::Array(
@@ -287,7 +304,10 @@ mod tests {
     fn a_bad_number_is_reported_beside_its_field() {
         let form = values_from_form(&[("beds".into(), "twelve".into())]);
         let (_, errors) = body_from_form(&fields(), &form, true);
-        assert_eq!(errors.0["beds"], vec!["A valid integer is required.".to_string()]);
+        assert_eq!(
+            errors.0["beds"],
+            vec!["A valid integer is required.".to_string()]
+        );
     }
 
     #[test]

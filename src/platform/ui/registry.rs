@@ -59,7 +59,13 @@ pub trait RefSource: Send + Sync {
 
     /// The row with this code (e.g. a hospital code, or a department code within the hospital
     /// `within`) in the caller's scope, for imports that name references by code.
-    async fn by_code(&self, _s: &AppState, _p: &Principal, _code: &str, _within: &str) -> AppResult<Option<Uuid>> {
+    async fn by_code(
+        &self,
+        _s: &AppState,
+        _p: &Principal,
+        _code: &str,
+        _within: &str,
+    ) -> AppResult<Option<Uuid>> {
         Ok(None)
     }
 }
@@ -80,12 +86,15 @@ pub struct NavGroup {
     pub items: Vec<NavItem>,
 }
 
+/// (user, resource key) → (when counted, rows)
+type CountCache = HashMap<(Uuid, &'static str), (Instant, u64)>;
+
 pub struct Registry {
     pub resources: Vec<Arc<ResourceDef>>,
     pub nav: Vec<NavGroup>,
     pub refs: HashMap<&'static str, Arc<dyn RefSource>>,
     pub directory: Arc<dyn Directory>,
-    counts: Mutex<HashMap<(Uuid, &'static str), (Instant, u64)>>,
+    counts: Mutex<CountCache>,
 }
 
 impl Registry {
@@ -149,7 +158,13 @@ impl Registry {
     }
 
     /// The sidebar for `p`: only links whose resource it may open.
-    pub async fn nav_for(&self, s: &AppState, p: &Principal, lang: Lang, path: &str) -> Vec<NavSection> {
+    pub async fn nav_for(
+        &self,
+        s: &AppState,
+        p: &Principal,
+        lang: Lang,
+        path: &str,
+    ) -> Vec<NavSection> {
         let mut out = vec![];
         for g in &self.nav {
             let mut links = vec![];
@@ -158,7 +173,10 @@ impl Registry {
                     continue;
                 }
                 let count = match item.count {
-                    Some(key) => self.count(s, p, key).await.map(|n| i18n::number(lang, n as i64)),
+                    Some(key) => self
+                        .count(s, p, key)
+                        .await
+                        .map(|n| i18n::number(lang, n as i64)),
                     None => None,
                 };
                 let active = if item.href == "/" {

@@ -36,7 +36,11 @@ pub fn from_body<T: serde::de::DeserializeOwned>(body: Value) -> AppResult<T> {
     serde_path_to_error::deserialize(body).map_err(|e| {
         let field = e.path().to_string();
         crate::platform::error::AppError::field(
-            if field == "." { "non_field_errors".into() } else { field },
+            if field == "." {
+                "non_field_errors".into()
+            } else {
+                field
+            },
             "Invalid value.",
         )
     })
@@ -55,7 +59,9 @@ macro_rules! service_ops {
                 s: &$crate::platform::state::AppState,
                 p: &$crate::platform::rbac::Principal,
                 q: &$crate::platform::pagination::ListQuery,
-            ) -> $crate::platform::error::AppResult<$crate::platform::pagination::Page<serde_json::Value>> {
+            ) -> $crate::platform::error::AppResult<
+                $crate::platform::pagination::Page<serde_json::Value>,
+            > {
                 use $svc as svc;
                 let page = svc::list(s, p, q).await?;
                 Ok(page.map(|o| serde_json::to_value(o).unwrap_or_default()))
@@ -88,7 +94,10 @@ macro_rules! service_ops {
             ) -> $crate::platform::error::AppResult<serde_json::Value> {
                 use $svc as svc;
                 let input: $In = $crate::platform::ui::resource::from_body(body)?;
-                Ok(serde_json::to_value(svc::update(s, p, id, input, $mode).await?).unwrap_or_default())
+                Ok(
+                    serde_json::to_value(svc::update(s, p, id, input, $mode).await?)
+                        .unwrap_or_default(),
+                )
             }
             async fn delete(
                 &self,
@@ -161,14 +170,19 @@ impl Col {
 /// A form control.
 #[derive(Debug, Clone)]
 pub enum Input {
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     TextArea,
     Email,
     Phone,
     Password,
     Date,
     Time,
-    Number { min: i64, max: i64 },
+    Number {
+        min: i64,
+        max: i64,
+    },
     Checkbox,
     Select(&'static [&'static str]),
     /// A foreign key with Tom Select remote search over the named source.
@@ -343,7 +357,13 @@ impl ResourceDef {
     /// The display name of one object.
     pub fn name_of(&self, v: &Value, lang: crate::platform::i18n::Lang) -> String {
         use crate::platform::i18n::Lang;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").trim().to_string();
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let bi = |k: &str| {
             let (a, b) = match lang {
                 Lang::Ar => (format!("{k}_ar"), format!("{k}_en")),
@@ -358,7 +378,10 @@ impl ResourceDef {
             Label::Name(a, b) => format!("{} {}", bi(a), bi(b)).trim().to_string(),
         };
         if name.is_empty() {
-            v.get("id").and_then(Value::as_str).unwrap_or("").to_string()
+            v.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
         } else {
             name
         }

@@ -62,7 +62,10 @@ pub async fn list(s: &AppState, user: Uuid, view: &str) -> AppResult<Vec<SavedVi
 /// # Errors
 /// Database errors.
 pub async fn default_for(s: &AppState, user: Uuid, view: &str) -> AppResult<Option<SavedView>> {
-    Ok(list(s, user, view).await?.into_iter().find(|v| v.is_default))
+    Ok(list(s, user, view)
+        .await?
+        .into_iter()
+        .find(|v| v.is_default))
 }
 
 /// Saves (or replaces, by name) a view; making it the default clears the previous default.
@@ -149,9 +152,8 @@ pub async fn save(
 /// # Errors
 /// 404 when the user has no such view.
 pub async fn delete(s: &AppState, user: Uuid, id: Uuid) -> AppResult<()> {
-    let r = s
-        .db
-        .execute_raw(stmt(
+    let r =
+        s.db.execute_raw(stmt(
             s.db.get_database_backend(),
             "DELETE FROM saved_views WHERE id = $1 AND user_id = $2",
             vec![id.into(), user.into()],
@@ -175,19 +177,39 @@ pub struct SaveForm {
 
 /// The list a view belongs to, for redirects: only a registered resource's base.
 fn base_of(s: &AppState, view: &str) -> String {
-    s.ui.find(view).map(|d| d.base()).unwrap_or_else(|| "/".into())
+    s.ui.find(view)
+        .map(|d| d.base())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// `POST /ui/views/`
-pub async fn save_view(ui: Ui, State(s): State<AppState>, Form(f): Form<SaveForm>) -> UiResult<Response> {
+pub async fn save_view(
+    ui: Ui,
+    State(s): State<AppState>,
+    Form(f): Form<SaveForm>,
+) -> UiResult<Response> {
     let Some(def) = s.ui.find(&f.view) else {
         return Err(AppError::NotFound.into());
     };
     ui.p.require(def.resource, crate::platform::rbac::Operation::View)?;
     let base = base_of(&s, &f.view);
-    match save(&s, ui.p.user_id, &f.view, &f.name, &f.query, f.is_default.is_some(), s.clock.now()).await {
+    match save(
+        &s,
+        ui.p.user_id,
+        &f.view,
+        &f.name,
+        &f.query,
+        f.is_default.is_some(),
+        s.clock.now(),
+    )
+    .await
+    {
         Ok(id) => {
-            ui.flash("success", ui.ctx.tf("views.saved", &[("name", f.name.trim())])).await;
+            ui.flash(
+                "success",
+                ui.ctx.tf("views.saved", &[("name", f.name.trim())]),
+            )
+            .await;
             let q = clean_query(&f.query, &["page", "view"]);
             let to = if q.is_empty() {
                 format!("{base}?view={id}")

@@ -108,14 +108,15 @@ impl SessionStore for DbStore {
             return Ok(None);
         };
         let data: String = row.try_get_by_index(0).map_err(backend_err)?;
-        let expires: chrono::DateTime<chrono::Utc> = row.try_get_by_index(1).map_err(backend_err)?;
+        let expires: chrono::DateTime<chrono::Utc> =
+            row.try_get_by_index(1).map_err(backend_err)?;
         let expiry_date =
             OffsetDateTime::from_unix_timestamp(expires.timestamp()).map_err(backend_err)?;
         if expiry_date <= OffsetDateTime::now_utc() {
             return Ok(None);
         }
-        let data = serde_json::from_str(&data)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let data =
+            serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record {
             id: *id,
             data,

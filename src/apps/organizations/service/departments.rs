@@ -173,7 +173,10 @@ async fn place<C: ConnectionTrait>(
 /// 403 without create permission; 400 with every invalid field (a hospital or parent out of scope
 /// reads like a nonexistent one).
 pub async fn create(state: &AppState, p: &Principal, i: DepartmentIn) -> AppResult<DepartmentOut> {
-    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+    in_txn(&state.db, async move |txn| {
+        create_in(txn, state, p, i).await
+    })
+    .await
 }
 
 /// [`create`] inside the caller's transaction (imports run many in one).

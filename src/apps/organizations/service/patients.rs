@@ -278,7 +278,10 @@ async fn mrn_taken<C: ConnectionTrait>(conn: &C, m: &patient::Model) -> AppResul
 /// 403 without create permission; 400 with every invalid field (a hospital out of scope reads like a
 /// nonexistent one); 400 on `mrn` when the hospital already has it.
 pub async fn create(state: &AppState, p: &Principal, i: PatientIn) -> AppResult<PatientOut> {
-    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+    in_txn(&state.db, async move |txn| {
+        create_in(txn, state, p, i).await
+    })
+    .await
 }
 
 /// [`create`] inside the caller's transaction (imports run many in one).

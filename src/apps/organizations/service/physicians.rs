@@ -180,7 +180,10 @@ async fn check_refs<C: ConnectionTrait>(
 /// # Errors
 /// 403 without create permission; 400 with every invalid field.
 pub async fn create(state: &AppState, p: &Principal, i: PhysicianIn) -> AppResult<PhysicianOut> {
-    in_txn(&state.db, async move |txn| create_in(txn, state, p, i).await).await
+    in_txn(&state.db, async move |txn| {
+        create_in(txn, state, p, i).await
+    })
+    .await
 }
 
 /// [`create`] inside the caller's transaction (imports run many in one).
