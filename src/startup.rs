@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(crate::apps::accounts::router())
         .merge(crate::apps::organizations::router())
+        .merge(crate::apps::journeys::router())
         .split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -162,6 +163,7 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
     Ok(AppState {
         db,
         clock,
+        limiters: Arc::new(crate::platform::ratelimit::Limiters::from_config(&config)),
         config: Arc::new(config),
         keys: Arc::new(keys),
     })

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod common;
 mod m20261126_000001_platform;
 mod m20261126_000002_accounts_organizations;
+mod m20261126_000003_journeys_integrations;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_platform::Migration),
             Box::new(m20261126_000002_accounts_organizations::Migration),
+            Box::new(m20261126_000003_journeys_integrations::Migration),
         ]
     }
 }

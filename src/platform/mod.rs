@@ -18,6 +18,7 @@ pub mod lease;
 pub mod limits;
 pub mod openapi;
 pub mod pagination;
+pub mod ratelimit;
 pub mod rbac;
 pub mod secret;
 pub mod state;

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::platform::clock::SharedClock;
 use crate::platform::db::Db;
 use crate::platform::keys::Keys;
+use crate::platform::ratelimit::Limiters;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,4 +14,5 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
+    pub limiters: Arc<Limiters>,
 }

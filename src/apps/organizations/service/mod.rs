@@ -5,6 +5,7 @@
 pub mod departments;
 pub mod employees;
 pub mod hospitals;
+pub mod integration;
 pub mod patients;
 pub mod physicians;
 
