@@ -235,18 +235,18 @@ impl Config {
                 |v| parse_range::<u64>(v, 10, 60_000),
             )?),
             // Generous by default (10,000 a second per key): a limit for runaway interfaces, not for load.
-            intake_rate_per_minute: parse_var(src, "PX360_INTAKE_RATE_PER_MINUTE", "600000", |v| {
-                parse_range::<u32>(v, 1, 100_000_000)
-            })?,
+            intake_rate_per_minute: parse_var(
+                src,
+                "PX360_INTAKE_RATE_PER_MINUTE",
+                "600000",
+                |v| parse_range::<u32>(v, 1, 100_000_000),
+            )?,
             intake_burst: parse_var(src, "PX360_INTAKE_BURST", "20000", |v| {
                 parse_range::<u32>(v, 1, 10_000_000)
             })?,
-            integration_max_attempts: parse_var(
-                src,
-                "PX360_INTEGRATION_MAX_ATTEMPTS",
-                "5",
-                |v| parse_range::<i32>(v, 1, 50),
-            )?,
+            integration_max_attempts: parse_var(src, "PX360_INTEGRATION_MAX_ATTEMPTS", "5", |v| {
+                parse_range::<i32>(v, 1, 50)
+            })?,
         })
     }
 

@@ -83,6 +83,7 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
             })
         }),
     );
+    crate::apps::integrations::register_jobs(&mut registry);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     bus.install(&mut registry);
     registry.validate()?;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::accounts::router())
         .merge(crate::apps::organizations::router())
         .merge(crate::apps::journeys::router())
+        .merge(crate::apps::integrations::router())
         .split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

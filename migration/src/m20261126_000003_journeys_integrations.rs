@@ -380,7 +380,12 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "inbound_events",
             "ix_inbound_events_hash",
-            &["hospital_id", "source_system", "payload_hash", "received_at"],
+            &[
+                "hospital_id",
+                "source_system",
+                "payload_hash",
+                "received_at",
+            ],
         ))
         .await?;
         m.create_index(index(

@@ -2,7 +2,14 @@
 
 /// Inbound event statuses (SPEC rule 3): PENDING on intake, PROCESSING while its job runs, then
 /// PROCESSED or IGNORED; FAILED between retries; DEAD after the last attempt.
-pub const STATUSES: &[&str] = &["PENDING", "PROCESSING", "PROCESSED", "IGNORED", "FAILED", "DEAD"];
+pub const STATUSES: &[&str] = &[
+    "PENDING",
+    "PROCESSING",
+    "PROCESSED",
+    "IGNORED",
+    "FAILED",
+    "DEAD",
+];
 pub const PENDING: &str = "PENDING";
 pub const PROCESSING: &str = "PROCESSING";
 pub const PROCESSED: &str = "PROCESSED";

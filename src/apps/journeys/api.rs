@@ -146,7 +146,9 @@ async fn simulate_template(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SimulateIn>,
 ) -> AppResult<Json<SimulateOut>> {
-    Ok(Json(templates::simulate(&s, &p, path_id(&id)?, body).await?))
+    Ok(Json(
+        templates::simulate(&s, &p, path_id(&id)?, body).await?,
+    ))
 }
 
 /// List journey instances (filters: hospital, journey_template, journey_type, patient, encounter_id,
@@ -233,7 +235,9 @@ async fn simulate_instance(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SimulateIn>,
 ) -> AppResult<Json<SimulateOut>> {
-    Ok(Json(instances::simulate(&s, &p, path_id(&id)?, body).await?))
+    Ok(Json(
+        instances::simulate(&s, &p, path_id(&id)?, body).await?,
+    ))
 }
 
 /// List stage instances (filters: journey_instance, hospital, stage_template, status, physician,

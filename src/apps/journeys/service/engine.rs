@@ -161,7 +161,10 @@ pub(crate) async fn instance_stages<C: ConnectionTrait>(
     Ok(rows
         .into_iter()
         .filter_map(|s| {
-            let t = templates.iter().find(|t| t.id == s.stage_template_id)?.clone();
+            let t = templates
+                .iter()
+                .find(|t| t.id == s.stage_template_id)?
+                .clone();
             Some((s, t))
         })
         .collect())
@@ -288,15 +291,17 @@ pub async fn complete_stage_for_event<C: ConnectionTrait>(
                     spec.journey_type, ev.encounter_id
                 )));
             };
-            let i =
-                create_instance(conn, clock, actor, &t, spec.patient, &ev.encounter_id).await?;
+            let i = create_instance(conn, clock, actor, &t, spec.patient, &ev.encounter_id).await?;
             (i, true)
         }
     };
     if inst.status == CANCELLED {
         return Ok(StageOutcome::NoMatchingStage {
             journey_instance: inst.id,
-            reason: format!("the journey of encounter {} is cancelled", inst.encounter_id),
+            reason: format!(
+                "the journey of encounter {} is cancelled",
+                inst.encounter_id
+            ),
         });
     }
     let stages = instance_stages(conn, inst.id).await?;
@@ -334,7 +339,11 @@ pub async fn complete_stage_for_event<C: ConnectionTrait>(
         .map(|(i, (s, t))| {
             (
                 t.optional,
-                if i == picked { COMPLETED } else { s.status.as_str() },
+                if i == picked {
+                    COMPLETED
+                } else {
+                    s.status.as_str()
+                },
             )
         })
         .collect();
@@ -439,12 +448,20 @@ mod tests {
         assert_eq!(pick_stage(&stages, "LAB"), Err(NoMatch::AllCompleted));
         assert_eq!(pick_stage(&stages, "RAD"), Err(NoMatch::NoTrigger));
         assert_eq!(pick_stage(&[], "RAD"), Err(NoMatch::NoTrigger));
-        assert!(NoMatch::AllCompleted.reason("LAB").contains("already completed"));
+        assert!(
+            NoMatch::AllCompleted
+                .reason("LAB")
+                .contains("already completed")
+        );
     }
 
     #[test]
     fn a_journey_is_done_when_every_required_stage_is_completed_or_skipped() {
-        assert!(journey_done(&[(false, COMPLETED), (false, SKIPPED), (true, PENDING)]));
+        assert!(journey_done(&[
+            (false, COMPLETED),
+            (false, SKIPPED),
+            (true, PENDING)
+        ]));
         assert!(!journey_done(&[(false, COMPLETED), (false, PENDING)]));
         assert!(!journey_done(&[]));
     }

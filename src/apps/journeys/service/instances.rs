@@ -12,12 +12,12 @@ use uuid::Uuid;
 use super::engine::{self, StageView, pick_stage};
 use super::{Form, Mode, R, audit, hospital_cols, invalid_pk, templates};
 use crate::apps::journeys::model::{
-    ACTIVE, CANCELLED, COMPLETED, INSTANCE_STATUSES, JOURNEY_TYPES, SKIPPED,
-    STAGE_STATUSES, instance, stage_instance, stage_template, template,
+    ACTIVE, CANCELLED, COMPLETED, INSTANCE_STATUSES, JOURNEY_TYPES, SKIPPED, STAGE_STATUSES,
+    instance, stage_instance, stage_template, template,
 };
 use crate::apps::journeys::wire::{
-    InstanceIn, InstanceOut, ProgressOut, SimulateIn, SimulateOut, SimulatedStage,
-    StageInstanceIn, StageInstanceOut,
+    InstanceIn, InstanceOut, ProgressOut, SimulateIn, SimulateOut, SimulatedStage, StageInstanceIn,
+    StageInstanceOut,
 };
 use crate::apps::organizations;
 use crate::platform::audit::Actor;
@@ -200,7 +200,10 @@ pub async fn create(state: &AppState, p: &Principal, i: InstanceIn) -> AppResult
     form.fk("patient", i.patient, &mut patient);
     if i.journey_template.is_none() {
         if i.hospital.is_none() {
-            form.add("journey_template", "Give journey_template, or hospital and journey_type.");
+            form.add(
+                "journey_template",
+                "Give journey_template, or hospital and journey_type.",
+            );
         }
         match i.journey_type.as_deref() {
             Some(t) if JOURNEY_TYPES.contains(&t) => {}
@@ -226,7 +229,10 @@ pub async fn create(state: &AppState, p: &Principal, i: InstanceIn) -> AppResult
             } else {
                 let t = engine::active_template(txn, h, jt).await?;
                 if t.is_none() {
-                    form.add("journey_type", format!("This hospital has no active {jt} journey template."));
+                    form.add(
+                        "journey_type",
+                        format!("This hospital has no active {jt} journey template."),
+                    );
                 }
                 t
             }
@@ -284,7 +290,11 @@ pub async fn update(
 ) -> AppResult<InstanceOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible(txn, p, id).await?;
-        p.allow(R, Operation::Transition, Reach::hospital(before.hospital_id))?;
+        p.allow(
+            R,
+            Operation::Transition,
+            Reach::hospital(before.hospital_id),
+        )?;
         let mut form = Form::new(Mode::Patch);
         for (field, given) in [
             ("encounter_id", i.encounter_id.is_some()),
@@ -392,7 +402,10 @@ pub(crate) async fn simulate_instance<C: ConnectionTrait>(
         return Ok(SimulateOut {
             event_code: code.into(),
             stage: None,
-            reason: Some(format!("the journey of encounter {} is cancelled", m.encounter_id)),
+            reason: Some(format!(
+                "the journey of encounter {} is cancelled",
+                m.encounter_id
+            )),
         });
     }
     let stages = engine::instance_stages(conn, m.id).await?;
@@ -570,14 +583,21 @@ pub async fn update_stage(
 ) -> AppResult<StageInstanceOut> {
     in_txn(&state.db, async move |txn| {
         let before = visible_stage(txn, p, id).await?;
-        p.allow(R, Operation::Transition, Reach::hospital(before.hospital_id))?;
+        p.allow(
+            R,
+            Operation::Transition,
+            Reach::hospital(before.hospital_id),
+        )?;
         let mut m = before.clone();
         let mut form = Form::new(Mode::Patch);
         form.choice("status", i.status, &mut m.status, STAGE_STATUSES, false);
         if before.status == COMPLETED && m.status != COMPLETED {
             form.add(
                 "status",
-                format!("cannot move from COMPLETED to {}; allowed: COMPLETED", m.status),
+                format!(
+                    "cannot move from COMPLETED to {}; allowed: COMPLETED",
+                    m.status
+                ),
             );
         }
         form.opt_fk(i.physician, &mut m.physician_id);
@@ -642,8 +662,10 @@ pub async fn update_stage(
             )
             .await?;
         }
-        let statuses: Vec<(bool, &str)> =
-            stages.iter().map(|(s, t)| (t.optional, s.status.as_str())).collect();
+        let statuses: Vec<(bool, &str)> = stages
+            .iter()
+            .map(|(s, t)| (t.optional, s.status.as_str()))
+            .collect();
         if inst.status == ACTIVE && engine::journey_done(&statuses) {
             let mut ia = inst.into_active_model();
             ia.status = Set(COMPLETED.into());

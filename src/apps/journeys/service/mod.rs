@@ -61,9 +61,9 @@ pub(crate) fn invalid_pk(id: Uuid) -> String {
 pub fn valid_code(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 100
-        && code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '^' | '.'))
+        && code.chars().all(|c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '^' | '.')
+        })
 }
 
 pub(crate) const CODE_HINT: &str =

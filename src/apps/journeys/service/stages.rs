@@ -26,7 +26,11 @@ fn spec() -> ListSpec<stage_template::Entity> {
     use stage_template::Column as C;
     ListSpec {
         search: vec![C::Code, C::NameEn, C::NameAr, C::TriggerEventCode],
-        ordering: vec![("order", C::StageOrder), ("code", C::Code), ("created_at", C::CreatedAt)],
+        ordering: vec![
+            ("order", C::StageOrder),
+            ("code", C::Code),
+            ("created_at", C::CreatedAt),
+        ],
         default_ordering: vec![
             (C::JourneyTemplateId, Order::Asc),
             (C::StageOrder, Order::Asc),
@@ -98,7 +102,12 @@ pub async fn get(state: &AppState, p: &Principal, id: Uuid) -> AppResult<StageTe
 }
 
 fn apply(form: &mut Form, i: StageTemplateIn, m: &mut stage_template::Model) {
-    form.text("code", i.code.map(|c| c.trim().to_uppercase()), &mut m.code, 50);
+    form.text(
+        "code",
+        i.code.map(|c| c.trim().to_uppercase()),
+        &mut m.code,
+        50,
+    );
     if !form.has("code") && !m.code.is_empty() && !valid_code(&m.code) {
         form.add("code", CODE_HINT);
     }
@@ -175,7 +184,11 @@ pub async fn create(
         deleted_at: None,
     };
     let mut form = Form::new(Mode::Create);
-    form.fk("journey_template", i.journey_template, &mut m.journey_template_id);
+    form.fk(
+        "journey_template",
+        i.journey_template,
+        &mut m.journey_template_id,
+    );
     apply(&mut form, i, &mut m);
     in_txn(&state.db, async move |txn| {
         if !form.has("journey_template") {
@@ -227,8 +240,7 @@ pub async fn update(
         p.allow(R, Operation::Edit, Reach::hospital(before.hospital_id))?;
         let mut m = before.clone();
         let mut form = Form::new(mode);
-        if i
-            .journey_template
+        if i.journey_template
             .is_some_and(|t| t != before.journey_template_id)
         {
             form.add("journey_template", "This field cannot be changed.");

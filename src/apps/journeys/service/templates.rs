@@ -250,7 +250,10 @@ pub async fn update(
         if i.hospital.is_some_and(|h| h != before.hospital_id) {
             form.add("hospital", "This field cannot be changed.");
         }
-        if i.journey_type.as_deref().is_some_and(|t| t != before.journey_type) {
+        if i.journey_type
+            .as_deref()
+            .is_some_and(|t| t != before.journey_type)
+        {
             form.add("journey_type", "This field cannot be changed.");
         }
         apply(&mut form, i, &mut m);
