@@ -355,7 +355,7 @@ mod tests {
     const A04: &str = "MSH|^~\\&|HIS|RUH|PX360|HH-RUH|20260105093000+0300||ADT^A04|MSG0001|P|2.5\r\
 EVN|A04|20260105093000+0300\r\
 PID|1||MRN001^^^RUH^MR||Al-Harbi^Mohammed||19800203|M|||||+966501234567\r\
-PV1|1|O|CARD^^^RUH||||PHY001^Haddad^Omar|||CARD||||||||ENC123\r";
+PV1|1|O|CARD^^^RUH||||PHY001^Haddad^Omar|||CARD|||||||||ENC123\r";
 
     #[test]
     fn an_adt_a04_is_read_field_by_field() {
