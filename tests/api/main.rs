@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod cli;
+mod crash;
 mod demo;
 mod errors;
 mod events;
