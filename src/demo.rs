@@ -307,9 +307,19 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
 
 /// (code, name_en, name_ar, trigger) per journey type.
 const OPD: &[(&str, &str, &str, &str)] = &[
-    ("OPD_MD_CONSULT", "Physician consultation", "استشارة الطبيب", "OPD_VISIT_COMPLETED"),
+    (
+        "OPD_MD_CONSULT",
+        "Physician consultation",
+        "استشارة الطبيب",
+        "OPD_VISIT_COMPLETED",
+    ),
     ("LAB", "Laboratory", "المختبر", "LAB_ORDER_COMPLETED"),
-    ("RADIOLOGY", "Radiology", "الأشعة", "RADIOLOGY_REPORT_FINALIZED"),
+    (
+        "RADIOLOGY",
+        "Radiology",
+        "الأشعة",
+        "RADIOLOGY_REPORT_FINALIZED",
+    ),
     ("PHARMACY", "Pharmacy", "الصيدلية", "PHARMACY_DISPENSED"),
 ];
 const INPATIENT: &[(&str, &str, &str, &str)] = &[
@@ -318,9 +328,24 @@ const INPATIENT: &[(&str, &str, &str, &str)] = &[
     ("DISCHARGE", "Discharge", "الخروج", "DISCHARGED"),
 ];
 const EMS: &[(&str, &str, &str, &str)] = &[
-    ("DISPATCH", "Ambulance dispatch", "إرسال الإسعاف", "EMS_DISPATCHED"),
-    ("ER_ARRIVAL", "Arrival at ER", "الوصول إلى الطوارئ", "EMS_ARRIVED"),
-    ("HANDOVER", "Handover to ER team", "التسليم لفريق الطوارئ", "EMS_HANDOVER"),
+    (
+        "DISPATCH",
+        "Ambulance dispatch",
+        "إرسال الإسعاف",
+        "EMS_DISPATCHED",
+    ),
+    (
+        "ER_ARRIVAL",
+        "Arrival at ER",
+        "الوصول إلى الطوارئ",
+        "EMS_ARRIVED",
+    ),
+    (
+        "HANDOVER",
+        "Handover to ER team",
+        "التسليم لفريق الطوارئ",
+        "EMS_HANDOVER",
+    ),
 ];
 
 /// Journey templates, event mappings and a few weeks of encounters for one hospital, driven by real
@@ -345,8 +370,12 @@ async fn journeys_demo(
         ("INPATIENT", "Inpatient stay", "التنويم", INPATIENT),
         ("EMS", "Emergency medical services", "الإسعاف", EMS),
     ] {
-        let t = templates::create(state, admin, parse(json!({"hospital": h, "journey_type": jt,
-            "name_en": name_en, "name_ar": name_ar, "active": true}))?)
+        let t = templates::create(
+            state,
+            admin,
+            parse(json!({"hospital": h, "journey_type": jt,
+            "name_en": name_en, "name_ar": name_ar, "active": true}))?,
+        )
         .await
         .map_err(app_err)?;
         for (i, (scode, en, ar, trigger)) in list.iter().enumerate() {
@@ -358,22 +387,38 @@ async fn journeys_demo(
         }
     }
     for (source, external, internal, create) in [
-        ("his", "OPD_VISIT_COMPLETED", "OPD_VISIT_COMPLETED", Some("OPD")),
+        (
+            "his",
+            "OPD_VISIT_COMPLETED",
+            "OPD_VISIT_COMPLETED",
+            Some("OPD"),
+        ),
         ("his", "EMS_DISPATCHED", "EMS_DISPATCHED", Some("EMS")),
         ("HIS", "ADT^A01", "ADMITTED", Some("INPATIENT")),
         ("HIS", "ADT^A02", "TRANSFERRED", None),
         ("HIS", "ADT^A03", "DISCHARGED", None),
         ("HIS", "ADT^A04", "OPD_VISIT_COMPLETED", Some("OPD")),
     ] {
-        integ::create_mapping(state, admin, parse(json!({"hospital": h, "source_system": source,
+        integ::create_mapping(
+            state,
+            admin,
+            parse(json!({"hospital": h, "source_system": source,
             "external_code": external, "event_code": internal, "journey_type": create,
-            "create_instance": create.is_some()}))?)
+            "create_instance": create.is_some()}))?,
+        )
         .await
         .map_err(app_err)?;
     }
-    for (source, name, protocol) in [("his", "HIS (JSON)", "JSON"), ("HIS", "HIS ADT feed", "HL7V2")] {
-        integ::create_config(state, admin, parse(json!({"hospital": h, "source_system": source,
-            "name": name, "protocol": protocol}))?)
+    for (source, name, protocol) in [
+        ("his", "HIS (JSON)", "JSON"),
+        ("HIS", "HIS ADT feed", "HL7V2"),
+    ] {
+        integ::create_config(
+            state,
+            admin,
+            parse(json!({"hospital": h, "source_system": source,
+            "name": name, "protocol": protocol}))?,
+        )
         .await
         .map_err(app_err)?;
     }
@@ -403,7 +448,9 @@ async fn journeys_demo(
                         "patient_identifier": mrn, "external_id": format!("{code}-M{msg:06}"),
                         "occurred_at": at(i64::try_from(k).unwrap_or(0) * 40),
                         "payload_json": {"physician_license": license, "department_code": dept}});
-                    intake::accept_json(state, admin, parse(body)?).await.map_err(app_err)?;
+                    intake::accept_json(state, admin, parse(body)?)
+                        .await
+                        .map_err(app_err)?;
                 }
             }
             // Inpatient stays as HL7 v2 ADT messages.
@@ -426,21 +473,35 @@ async fn journeys_demo(
             // Ambulance runs; every fourth names an encounter that has no journey (IGNORED).
             _ => {
                 let enc = format!("{code}-EMS-{:04}", 3000 + i);
-                for (k, ev) in ["EMS_DISPATCHED", "EMS_ARRIVED", "EMS_HANDOVER"].iter().enumerate() {
+                for (k, ev) in ["EMS_DISPATCHED", "EMS_ARRIVED", "EMS_HANDOVER"]
+                    .iter()
+                    .enumerate()
+                {
                     msg += 1;
-                    let target = if i % 8 == 7 && k > 0 { format!("{enc}-X") } else { enc.clone() };
+                    let target = if i % 8 == 7 && k > 0 {
+                        format!("{enc}-X")
+                    } else {
+                        enc.clone()
+                    };
                     let body = json!({"source_system": "his", "hospital_code": code, "event_code": ev, "encounter_id": target,
                         "patient_identifier": mrn, "external_id": format!("{code}-M{msg:06}"),
                         "occurred_at": at(i64::try_from(k).unwrap_or(0) * 25)});
-                    intake::accept_json(state, admin, parse(body)?).await.map_err(app_err)?;
+                    intake::accept_json(state, admin, parse(body)?)
+                        .await
+                        .map_err(app_err)?;
                 }
             }
         }
         // A garbled interface message now and then: stored FAILED with its error.
         if i % 13 == 5 {
-            channels::accept_hl7(state, channels::Hl7Caller::Api(admin), "MSH|^~\\&|HIS|garbled", Some(code))
-                .await
-                .map_err(app_err)?;
+            channels::accept_hl7(
+                state,
+                channels::Hl7Caller::Api(admin),
+                "MSH|^~\\&|HIS|garbled",
+                Some(code),
+            )
+            .await
+            .map_err(app_err)?;
         }
         worker.drain().await?;
         clock.advance(Duration::hours(12));

@@ -8,6 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use migration::MigratorTrait;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -274,8 +275,15 @@ impl Application {
             scheduler = self.options.scheduler,
             "PX360 is serving"
         );
+        // TCP_NODELAY: without it Nagle's algorithm and delayed ACKs hold small responses back by
+        // tens of milliseconds on keep-alive connections (measured: intake p50 ~100 ms → a few ms).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -27,7 +27,12 @@ fn free_addr() -> String {
 fn start(url: &str, addr: &str, dir: &std::path::Path) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_px360"));
     cmd.arg("serve").current_dir(dir).kill_on_drop(true);
-    for k in ["PX360_ENV", "PX360_SECRET_KEY", "PX360_ENCRYPTION_KEY", "PX360_SECURE_COOKIES"] {
+    for k in [
+        "PX360_ENV",
+        "PX360_SECRET_KEY",
+        "PX360_ENCRYPTION_KEY",
+        "PX360_SECURE_COOKIES",
+    ] {
         cmd.env_remove(k);
     }
     cmd.env("DATABASE_URL", url)
@@ -73,7 +78,13 @@ async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
 /// A hospital, an integration key, and an OPD journey (one stage) for encounters ENC-0 … ENC-49.
 async fn seed(db: &DatabaseConnection) -> String {
     let now = chrono::Utc::now();
-    let (h, svc, t, st, pat) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (h, svc, t, st, pat) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
     exec(db, "INSERT INTO hospitals (id, code, name_en, name_ar, city, active, created_at, updated_at) VALUES ($1, 'CRASH', 'Crash', 'اختبار', 'Riyadh', $2, $3, $3)",
         vec![h.into(), true.into(), now.into()]).await;
     exec(db, "INSERT INTO users (id, email, first_name_en, last_name_en, first_name_ar, last_name_ar, preferred_language, is_active, is_service_account, created_at, updated_at) \
@@ -120,7 +131,8 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
     let count = Arc::new(AtomicUsize::new(0));
     let mut tasks = vec![];
     for _ in 0..CONCURRENCY {
-        let (next, accepted, count, child) = (next.clone(), accepted.clone(), count.clone(), child.clone());
+        let (next, accepted, count, child) =
+            (next.clone(), accepted.clone(), count.clone(), child.clone());
         let (client, key, addr) = (client.clone(), key.clone(), addr.clone());
         tasks.push(tokio::spawn(async move {
             loop {
@@ -132,8 +144,10 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
                 let r = client
                     .post(format!("http://{addr}/api/integrations/events/"))
                     .header("X-API-Key", &key)
-                    .json(&json!({"source_system": "his", "event_code": "OPD_VISIT_COMPLETED",
-                        "encounter_id": format!("ENC-{}", i % 100), "external_id": external}))
+                    .json(
+                        &json!({"source_system": "his", "event_code": "OPD_VISIT_COMPLETED",
+                        "encounter_id": format!("ENC-{}", i % 100), "external_id": external}),
+                    )
                     .send()
                     .await;
                 if let Ok(r) = r
@@ -156,7 +170,11 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
         t.await.unwrap();
     }
     let accepted = accepted.lock().await.clone();
-    assert!(accepted.len() >= KILL_AFTER, "only {} accepted", accepted.len());
+    assert!(
+        accepted.len() >= KILL_AFTER,
+        "only {} accepted",
+        accepted.len()
+    );
     assert!(accepted.len() < EVENTS, "the server was never killed");
 
     let addr2 = free_addr();
@@ -164,7 +182,11 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
     wait_healthy(&client, &addr2).await;
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
-        let open = scalar(&db, "SELECT COUNT(*) FROM inbound_events WHERE status NOT IN ('PROCESSED', 'IGNORED')").await;
+        let open = scalar(
+            &db,
+            "SELECT COUNT(*) FROM inbound_events WHERE status NOT IN ('PROCESSED', 'IGNORED')",
+        )
+        .await;
         if open == 0 {
             break;
         }
@@ -173,7 +195,11 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
     }
 
     let rows = db
-        .query_all_raw(stmt(db.get_database_backend(), "SELECT id, external_id, status FROM inbound_events", vec![]))
+        .query_all_raw(stmt(
+            db.get_database_backend(),
+            "SELECT id, external_id, status FROM inbound_events",
+            vec![],
+        ))
         .await
         .unwrap();
     let mut stored = std::collections::BTreeMap::new();
@@ -185,9 +211,14 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
     }
     let mut externals = BTreeSet::new();
     for (id, ext) in &accepted {
-        let (e, status) = stored.get(id).unwrap_or_else(|| panic!("accepted event {id} was lost"));
+        let (e, status) = stored
+            .get(id)
+            .unwrap_or_else(|| panic!("accepted event {id} was lost"));
         assert_eq!(e, ext);
-        assert!(status == "PROCESSED" || status == "IGNORED", "{id}: {status}");
+        assert!(
+            status == "PROCESSED" || status == "IGNORED",
+            "{id}: {status}"
+        );
         assert!(externals.insert(ext.clone()), "{ext} answered twice");
     }
     // Exactly once: one outcome audit row per event, one completion per stage, none by two events.
@@ -196,10 +227,18 @@ async fn events_answered_202_survive_a_sigkill_and_are_processed_exactly_once() 
     assert_eq!(twice, 0);
     let outcomes = scalar(&db, "SELECT COUNT(*) FROM audit_log WHERE action IN ('inbound_event.processed', 'inbound_event.ignored')").await;
     assert_eq!(outcomes, i64::try_from(stored.len()).unwrap());
-    let completed = scalar(&db, "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'").await;
+    let completed = scalar(
+        &db,
+        "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'",
+    )
+    .await;
     let completing = scalar(&db, "SELECT COUNT(*) FROM inbound_events WHERE stage_instance_id IS NOT NULL AND status = 'PROCESSED'").await;
     assert_eq!(completed, completing);
     assert!(completed <= 50);
-    let completions = scalar(&db, "SELECT COUNT(*) FROM audit_log WHERE action = 'journey_stage.completed'").await;
+    let completions = scalar(
+        &db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'journey_stage.completed'",
+    )
+    .await;
     assert_eq!(completions, completed);
 }

@@ -93,7 +93,11 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
     // Journeys driven by real inbound events, with some ignored and some failed for the consoles.
     let inst = get("/api/journeys/instances/?page_size=1", px.clone()).await;
     assert!(inst["count"].as_u64().unwrap() >= 50, "{inst}");
-    let done = get("/api/journeys/instances/?status=COMPLETED&page_size=1", px.clone()).await;
+    let done = get(
+        "/api/journeys/instances/?status=COMPLETED&page_size=1",
+        px.clone(),
+    )
+    .await;
     assert!(done["count"].as_u64().unwrap() >= 10, "{done}");
     for status in ["PROCESSED", "IGNORED", "FAILED"] {
         let path: &'static str = match status {
@@ -101,9 +105,16 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
             "IGNORED" => "/api/integrations/events/?status=IGNORED&page_size=1",
             _ => "/api/integrations/events/?status=FAILED&page_size=1",
         };
-        assert!(get(path, px.clone()).await["count"].as_u64().unwrap() > 0, "{status}");
+        assert!(
+            get(path, px.clone()).await["count"].as_u64().unwrap() > 0,
+            "{status}"
+        );
     }
-    let pending = get("/api/integrations/events/?status=PENDING,PROCESSING&page_size=1", px.clone()).await;
+    let pending = get(
+        "/api/integrations/events/?status=PENDING,PROCESSING&page_size=1",
+        px.clone(),
+    )
+    .await;
     assert_eq!(pending["count"], 0);
     let templates = get("/api/journeys/templates/?active=true", px.clone()).await;
     assert_eq!(templates["count"], 6);

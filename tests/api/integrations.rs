@@ -74,7 +74,13 @@ pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (Statu
 }
 
 pub async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let r = app.client.get(app.url(path)).bearer_auth(token).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
@@ -114,7 +120,12 @@ pub const OPD_STAGES: &[(&str, &str)] = &[
 ];
 
 /// A template of `journey_type` with `stages` (code, trigger), through the API; returns its id.
-pub async fn template(app: &TestApp, s: &Site, journey_type: &str, stages: &[(&str, &str)]) -> Uuid {
+pub async fn template(
+    app: &TestApp,
+    s: &Site,
+    journey_type: &str,
+    stages: &[(&str, &str)],
+) -> Uuid {
     let (st, t) = post(
         app,
         "/api/journeys/templates/",
@@ -151,7 +162,14 @@ pub async fn instance(app: &TestApp, s: &Site, template: Uuid, encounter: &str) 
     b
 }
 
-async fn mapping(app: &TestApp, s: &Site, source: &str, external: &str, code: &str, create: Option<&str>) {
+async fn mapping(
+    app: &TestApp,
+    s: &Site,
+    source: &str,
+    external: &str,
+    code: &str,
+    create: Option<&str>,
+) {
     let (st, b) = post(
         app,
         "/api/integrations/mappings/",
@@ -197,7 +215,12 @@ async fn the_opd_example_works_through_the_api_alone_and_a_duplicate_completes_n
     assert!(app.run_jobs().await >= 1);
 
     let inst_id = inst["id"].as_str().unwrap();
-    let now = get(&app, &format!("/api/journeys/instances/{inst_id}/"), &s.token).await;
+    let now = get(
+        &app,
+        &format!("/api/journeys/instances/{inst_id}/"),
+        &s.token,
+    )
+    .await;
     let st0 = &now["stages"][0];
     assert_eq!(st0["status"], "COMPLETED");
     assert_eq!(st0["completed_at"], "2026-01-05T09:30:00Z");
@@ -214,14 +237,30 @@ async fn the_opd_example_works_through_the_api_alone_and_a_duplicate_completes_n
     assert_eq!(st, 200, "{dup}");
     assert_eq!(dup["id"], json!(id));
     app.run_jobs().await;
-    let after = get(&app, &format!("/api/journeys/instances/{inst_id}/progress/"), &s.token).await;
+    let after = get(
+        &app,
+        &format!("/api/journeys/instances/{inst_id}/progress/"),
+        &s.token,
+    )
+    .await;
     assert_eq!(after["completed"], 1);
     assert_eq!(after["next_stage"]["code"], "LAB");
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM inbound_events").await, 1);
+    assert_eq!(
+        factory::count(&app, "SELECT COUNT(*) FROM inbound_events").await,
+        1
+    );
 
     // Every step is audited, and a StageCompleted event was published.
-    for action in ["inbound_event.received", "inbound_event.processed", "journey_stage.completed"] {
-        let n = factory::count(&app, &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await;
+    for action in [
+        "inbound_event.received",
+        "inbound_event.processed",
+        "journey_stage.completed",
+    ] {
+        let n = factory::count(
+            &app,
+            &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"),
+        )
+        .await;
         assert_eq!(n, 1, "{action}");
     }
     let published = factory::count(
@@ -265,13 +304,29 @@ async fn an_unknown_encounter_and_an_unmapped_code_are_ignored_with_the_reason()
     app.run_jobs().await;
     let a = event_row(&app, &s, a["id"].as_str().unwrap()).await;
     assert_eq!(a["status"], "IGNORED");
-    assert!(a["result"].as_str().unwrap().contains("no journey for encounter ENC-NOPE"), "{a}");
+    assert!(
+        a["result"]
+            .as_str()
+            .unwrap()
+            .contains("no journey for encounter ENC-NOPE"),
+        "{a}"
+    );
     let b = event_row(&app, &s, b["id"].as_str().unwrap()).await;
     assert_eq!(b["status"], "IGNORED");
     assert!(b["result"].as_str().unwrap().contains("no stage"), "{b}");
-    let list = get(&app, "/api/integrations/events/?status=IGNORED&source_system=HIS", &s.token).await;
+    let list = get(
+        &app,
+        "/api/integrations/events/?status=IGNORED&source_system=HIS",
+        &s.token,
+    )
+    .await;
     assert_eq!(list["count"], 1);
-    assert!(list["results"][0]["result"].as_str().unwrap().contains("no event mapping for ADT^A01"));
+    assert!(
+        list["results"][0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("no event mapping for ADT^A01")
+    );
 }
 
 #[tokio::test]
@@ -289,7 +344,13 @@ async fn a_processing_error_fails_is_retried_goes_dead_and_reprocess_works_once_
     let e = event_row(&app, &s, &id).await;
     assert_eq!(e["status"], "FAILED");
     assert_eq!(e["attempts"], 1);
-    assert!(e["error"].as_str().unwrap().contains("no active INPATIENT journey template"), "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("no active INPATIENT journey template"),
+        "{e}"
+    );
     // Retries with backoff until DEAD (5 attempts by default); time is moved, not waited for.
     for _ in 0..10 {
         app.clock.advance(chrono::Duration::hours(2));
@@ -304,9 +365,18 @@ async fn a_processing_error_fails_is_retried_goes_dead_and_reprocess_works_once_
     assert_eq!(e["status"], "DEAD", "{e}");
     assert_eq!(e["attempts"], 5);
     // Nothing was half-written by the failed attempts.
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM journey_instances").await, 0);
+    assert_eq!(
+        factory::count(&app, "SELECT COUNT(*) FROM journey_instances").await,
+        0
+    );
     // A PROCESSED event cannot be reprocessed, but a DEAD one can once the cause is fixed.
-    template(&app, &s, "INPATIENT", &[("ADMISSION", "ADMITTED"), ("DISCHARGE", "DISCHARGED")]).await;
+    template(
+        &app,
+        &s,
+        "INPATIENT",
+        &[("ADMISSION", "ADMITTED"), ("DISCHARGE", "DISCHARGED")],
+    )
+    .await;
     let r = app
         .client
         .post(app.url(&format!("/api/integrations/events/{id}/reprocess/")))
@@ -318,7 +388,13 @@ async fn a_processing_error_fails_is_retried_goes_dead_and_reprocess_works_once_
     app.run_jobs().await;
     let e = event_row(&app, &s, &id).await;
     assert_eq!(e["status"], "PROCESSED", "{e}");
-    assert!(e["result"].as_str().unwrap().contains("started the journey"), "{e}");
+    assert!(
+        e["result"]
+            .as_str()
+            .unwrap()
+            .contains("started the journey"),
+        "{e}"
+    );
     let r = app
         .client
         .post(app.url(&format!("/api/integrations/events/{id}/reprocess/")))
@@ -327,7 +403,11 @@ async fn a_processing_error_fails_is_retried_goes_dead_and_reprocess_works_once_
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let n = factory::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'inbound_event.failed'").await;
+    let n = factory::count(
+        &app,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'inbound_event.failed'",
+    )
+    .await;
     assert_eq!(n, 5);
 }
 
@@ -344,7 +424,13 @@ pub fn adt(trigger: &str, control: &str, visit: &str) -> String {
 async fn adt_a04_then_a03_drive_an_encounter_and_a_malformed_message_changes_nothing() {
     let app = spawn_app().await;
     let s = site(&app, "HH-RUH").await;
-    template(&app, &s, "INPATIENT", &[("ADMISSION", "ADMITTED"), ("DISCHARGE", "DISCHARGED")]).await;
+    template(
+        &app,
+        &s,
+        "INPATIENT",
+        &[("ADMISSION", "ADMITTED"), ("DISCHARGE", "DISCHARGED")],
+    )
+    .await;
     mapping(&app, &s, "HIS", "ADT^A04", "ADMITTED", Some("INPATIENT")).await;
     mapping(&app, &s, "HIS", "ADT^A03", "DISCHARGED", None).await;
 
@@ -354,7 +440,12 @@ async fn adt_a04_then_a03_drive_an_encounter_and_a_malformed_message_changes_not
     assert!(ack.contains("\rMSA|AA|MSG-A04|"), "{ack}");
     app.run_jobs().await;
     // LF-separated segments work too.
-    let (_, ack) = hl7(&app, &s.key, &adt("A03", "MSG-A03", "V100").replace('\r', "\n")).await;
+    let (_, ack) = hl7(
+        &app,
+        &s.key,
+        &adt("A03", "MSG-A03", "V100").replace('\r', "\n"),
+    )
+    .await;
     assert!(ack.contains("MSA|AA|MSG-A03|"), "{ack}");
     app.run_jobs().await;
 
@@ -370,23 +461,48 @@ async fn adt_a04_then_a03_drive_an_encounter_and_a_malformed_message_changes_not
     assert_eq!(pats["count"], 1);
     assert_eq!(pats["results"][0]["last_name_en"], "Al-Harbi");
 
-    let before_stages = factory::count(&app, "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'").await;
+    let before_stages = factory::count(
+        &app,
+        "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'",
+    )
+    .await;
     let before_jobs = factory::count(&app, "SELECT COUNT(*) FROM jobs").await;
     let (st, ack) = hl7(&app, &s.key, "this is not HL7 at all").await;
     assert_eq!(st, 200);
     assert!(ack.contains("MSA|AR|"), "{ack}");
     let missing_visit = adt("A03", "MSG-BAD", "");
     let (_, ack) = hl7(&app, &s.key, &missing_visit).await;
-    assert!(ack.contains("MSA|AE|MSG-BAD|") && ack.contains("PV1-19"), "{ack}");
+    assert!(
+        ack.contains("MSA|AE|MSG-BAD|") && ack.contains("PV1-19"),
+        "{ack}"
+    );
     app.run_jobs().await;
-    let failed = get(&app, "/api/integrations/events/?status=FAILED&format=HL7V2", &s.token).await;
+    let failed = get(
+        &app,
+        "/api/integrations/events/?status=FAILED&format=HL7V2",
+        &s.token,
+    )
+    .await;
     assert_eq!(failed["count"], 2, "{failed}");
-    assert!(failed["results"].as_array().unwrap().iter().all(|e| !e["error"].is_null()));
+    assert!(
+        failed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["error"].is_null())
+    );
     assert_eq!(
-        factory::count(&app, "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'").await,
+        factory::count(
+            &app,
+            "SELECT COUNT(*) FROM journey_stage_instances WHERE status = 'COMPLETED'"
+        )
+        .await,
         before_stages
     );
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM jobs").await, before_jobs);
+    assert_eq!(
+        factory::count(&app, "SELECT COUNT(*) FROM jobs").await,
+        before_jobs
+    );
 }
 
 #[tokio::test]
@@ -400,7 +516,12 @@ async fn a08_updates_demographics_a40_merges_and_a11_cancels_the_encounter() {
     assert!(ack.contains("MSA|AA|M08"), "{ack}");
     // MRN002 is merged into MRN001's record: journeys of MRN002 follow MRN001.
     let other = patient(&app, s.hospital, "MRN002").await;
-    exec(&app, "UPDATE journey_instances SET patient_id = $1", vec![other.into()]).await;
+    exec(
+        &app,
+        "UPDATE journey_instances SET patient_id = $1",
+        vec![other.into()],
+    )
+    .await;
     let a40 = "MSH|^~\\&|HIS|RUH|PX360|HH-RUH|20260105093000||ADT^A40|M40|P|2.5\rPID|1||MRN001\rMRG|MRN002\r";
     let (_, ack) = hl7(&app, &s.key, a40).await;
     assert!(ack.contains("MSA|AA|M40"), "{ack}");
@@ -408,12 +529,29 @@ async fn a08_updates_demographics_a40_merges_and_a11_cancels_the_encounter() {
     assert!(ack.contains("MSA|AA|M11"), "{ack}");
     app.run_jobs().await;
 
-    let p = get(&app, &format!("/api/organizations/patients/{}/", s.patient), &s.token).await;
+    let p = get(
+        &app,
+        &format!("/api/organizations/patients/{}/", s.patient),
+        &s.token,
+    )
+    .await;
     assert_eq!(p["first_name_en"], "Khalid");
     assert_eq!(p["date_of_birth"], "1970-01-01");
-    let i = get(&app, &format!("/api/journeys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/journeys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["patient"], json!(s.patient));
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'patient.merged'").await, 1);
+    assert_eq!(
+        factory::count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'patient.merged'"
+        )
+        .await,
+        1
+    );
     let cancelled = factory::count(
         &app,
         "SELECT COUNT(*) FROM jobs WHERE kind = 'events.dispatch' AND CAST(payload AS TEXT) LIKE '%EncounterCancelled%'",
@@ -436,12 +574,21 @@ fn encounter(status: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_fhir_encounter_completes_the_mapped_stage_and_an_invalid_one_gets_an_operation_outcome() {
+async fn a_fhir_encounter_completes_the_mapped_stage_and_an_invalid_one_gets_an_operation_outcome()
+{
     let app = spawn_app().await;
     let s = site(&app, "HH-RUH").await;
     let t = template(&app, &s, "OPD", OPD_STAGES).await;
     let inst = instance(&app, &s, t, "ENC123").await;
-    mapping(&app, &s, "fhir", "ENCOUNTER-AMB-FINISHED", "OPD_VISIT_COMPLETED", None).await;
+    mapping(
+        &app,
+        &s,
+        "fhir",
+        "ENCOUNTER-AMB-FINISHED",
+        "OPD_VISIT_COMPLETED",
+        None,
+    )
+    .await;
     let send = |body: Value| {
         let app = &app;
         let key = s.key.clone();
@@ -464,7 +611,12 @@ async fn a_fhir_encounter_completes_the_mapped_stage_and_an_invalid_one_gets_an_
     .await;
     assert_eq!(st, 202, "{b}");
     app.run_jobs().await;
-    let i = get(&app, &format!("/api/journeys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/journeys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["stages"][0]["status"], "COMPLETED");
     assert_eq!(i["stages"][0]["completed_at"], "2026-01-05T06:40:00Z");
 
@@ -487,8 +639,14 @@ async fn a_fhir_encounter_completes_the_mapped_stage_and_an_invalid_one_gets_an_
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["resourceType"], "OperationOutcome");
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM inbound_events").await, 1);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["resourceType"],
+        "OperationOutcome"
+    );
+    assert_eq!(
+        factory::count(&app, "SELECT COUNT(*) FROM inbound_events").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -510,7 +668,12 @@ async fn bad_input_is_refused_with_the_right_status() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("JSON parse error"));
+    assert!(
+        r.json::<Value>().await.unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("JSON parse error")
+    );
     // Missing fields, each on its own.
     let (st, e) = event(&app, &s.key, json!({"source_system": "his"})).await;
     assert_eq!(st, 400);
@@ -539,12 +702,35 @@ async fn bad_input_is_refused_with_the_right_status() {
     let (st, ev) = event(&app, &s.key, enc_b).await;
     assert_eq!(st, 202);
     app.run_jobs().await;
-    assert_eq!(event_row(&app, &s, ev["id"].as_str().unwrap()).await["status"], "IGNORED");
-    let bi = get(&app, &format!("/api/journeys/instances/{}/", b_inst["id"].as_str().unwrap()), &b.token).await;
-    assert!(bi["stages"].as_array().unwrap().iter().all(|x| x["status"] == "PENDING"));
+    assert_eq!(
+        event_row(&app, &s, ev["id"].as_str().unwrap()).await["status"],
+        "IGNORED"
+    );
+    let bi = get(
+        &app,
+        &format!(
+            "/api/journeys/instances/{}/",
+            b_inst["id"].as_str().unwrap()
+        ),
+        &b.token,
+    )
+    .await;
+    assert!(
+        bi["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "PENDING")
+    );
     // A user (JWT) of two hospitals must say which; a PX admin without a code is refused with 400.
     let (_, px) = factory::user(&app, Role::PxAdmin, None, None).await;
-    let (st, e) = post(&app, "/api/integrations/events/", &px, opd_event(Some("X4"))).await;
+    let (st, e) = post(
+        &app,
+        "/api/integrations/events/",
+        &px,
+        opd_event(Some("X4")),
+    )
+    .await;
     assert_eq!(st, 400);
     assert!(e.get("hospital_code").is_some(), "{e}");
     // A read-only key may not send events.
@@ -573,7 +759,9 @@ async fn bulk_create_answers_each_item_and_refuses_more_than_a_thousand() {
     assert_eq!(res[1]["id"], res[0]["id"]);
     assert_eq!(res[2]["status"], 400);
     assert_eq!(res[2]["errors"]["event_code"][0], "This field is required.");
-    let many: Vec<Value> = (0..1001).map(|i| opd_event(Some(&format!("M{i}")))).collect();
+    let many: Vec<Value> = (0..1001)
+        .map(|i| opd_event(Some(&format!("M{i}"))))
+        .collect();
     let r = app
         .client
         .post(app.url("/api/integrations/events/bulk_create/"))
@@ -588,8 +776,14 @@ async fn bulk_create_answers_each_item_and_refuses_more_than_a_thousand() {
 #[tokio::test]
 async fn intake_is_rate_limited_per_key_with_retry_after() {
     let app = spawn_app_configured(
-        px360::startup::ServeOptions { worker: false, scheduler: false },
-        &[("PX360_INTAKE_RATE_PER_MINUTE", "1"), ("PX360_INTAKE_BURST", "2")],
+        px360::startup::ServeOptions {
+            worker: false,
+            scheduler: false,
+        },
+        &[
+            ("PX360_INTAKE_RATE_PER_MINUTE", "1"),
+            ("PX360_INTAKE_BURST", "2"),
+        ],
     )
     .await;
     let s = site(&app, "HH-RUH").await;
@@ -631,10 +825,16 @@ async fn configs_switch_a_source_off_and_can_require_mappings() {
     app.run_jobs().await;
     let e1 = event_row(&app, &s, e1["id"].as_str().unwrap()).await;
     assert_eq!(e1["status"], "IGNORED");
-    assert!(e1["result"].as_str().unwrap().contains("no event mapping"), "{e1}");
+    assert!(
+        e1["result"].as_str().unwrap().contains("no event mapping"),
+        "{e1}"
+    );
     let r = app
         .client
-        .patch(app.url(&format!("/api/integrations/configs/{}/", c["id"].as_str().unwrap())))
+        .patch(app.url(&format!(
+            "/api/integrations/configs/{}/",
+            c["id"].as_str().unwrap()
+        )))
         .bearer_auth(&s.token)
         .json(&json!({"active": false}))
         .send()
@@ -644,7 +844,10 @@ async fn configs_switch_a_source_off_and_can_require_mappings() {
     let (_, e2) = event(&app, &s.key, opd_event(Some("C2"))).await;
     app.run_jobs().await;
     let e2 = event_row(&app, &s, e2["id"].as_str().unwrap()).await;
-    assert!(e2["result"].as_str().unwrap().contains("switched off"), "{e2}");
+    assert!(
+        e2["result"].as_str().unwrap().contains("switched off"),
+        "{e2}"
+    );
     // Duplicate mapping codes are refused.
     mapping(&app, &s, "his", "X", "OPD_VISIT_COMPLETED", None).await;
     let (st, e) = post(

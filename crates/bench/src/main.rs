@@ -38,7 +38,11 @@ struct Args {
     db_connections: usize,
     #[arg(long, default_value = "bench.admin@px360.invalid")]
     email: String,
-    #[arg(long, env = "BENCH_PASSWORD", default_value = "Bench-Admin-Password-2026")]
+    #[arg(
+        long,
+        env = "BENCH_PASSWORD",
+        default_value = "Bench-Admin-Password-2026"
+    )]
     password: String,
     #[arg(long, default_value_t = 20_000)]
     events: usize,
@@ -136,24 +140,38 @@ async fn main() -> anyhow::Result<()> {
             .database_url
             .clone()
             .context("--spawn needs --database-url")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let bind = format!("127.0.0.1:{port}");
         let envs = [
             ("DATABASE_URL", url.clone()),
             ("PX360_BIND", bind.clone()),
             ("PX360_LOG", "warn".to_string()),
-            ("PX360_WORKER_CONCURRENCY", args.worker_concurrency.to_string()),
+            (
+                "PX360_WORKER_CONCURRENCY",
+                args.worker_concurrency.to_string(),
+            ),
             ("PX360_DB_MAX_CONNECTIONS", args.db_connections.to_string()),
             ("PX360_WORKER_POLL_MS", "10".to_string()),
         ];
         let out = tokio::process::Command::new(bin)
-            .args(["create-admin", "--email", &args.email, "--password", &args.password])
+            .args([
+                "create-admin",
+                "--email",
+                &args.email,
+                "--password",
+                &args.password,
+            ])
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
             .await
             .context("running create-admin")?;
         if !out.status.success() {
-            bail!("create-admin failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "create-admin failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         child = Some(
             tokio::process::Command::new(bin)
@@ -316,12 +334,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let total_secs = started.elapsed().as_secs_f64();
     let processed = api
-        .get(&format!("/api/integrations/events/?hospital={hospital}&status=PROCESSED&page_size=1"))
+        .get(&format!(
+            "/api/integrations/events/?hospital={hospital}&status=PROCESSED&page_size=1"
+        ))
         .await?["count"]
         .as_u64()
         .unwrap_or(0);
     let ignored = api
-        .get(&format!("/api/integrations/events/?hospital={hospital}&status=IGNORED&page_size=1"))
+        .get(&format!(
+            "/api/integrations/events/?hospital={hospital}&status=IGNORED&page_size=1"
+        ))
         .await?["count"]
         .as_u64()
         .unwrap_or(0);
@@ -332,7 +354,10 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "processed/ignored  {processed} / {ignored}   (every stage of every journey completes once when events = 4 × encounters)"
     );
-    println!("intake             {intake_secs:.2}s  → {:.0} accepted/s", accepted as f64 / intake_secs);
+    println!(
+        "intake             {intake_secs:.2}s  → {:.0} accepted/s",
+        accepted as f64 / intake_secs
+    );
     println!(
         "end to end         {total_secs:.2}s  → {:.0} processed/s",
         (processed + ignored) as f64 / total_secs

@@ -380,10 +380,12 @@ async fn check_hospital<C: ConnectionTrait>(
     form: &mut Form,
     hospital: Uuid,
 ) -> AppResult<()> {
-    if !form.has("hospital")
-        && !(organizations::hospital_exists(conn, hospital).await?
-            && p.reaches(R, Operation::Configure, Reach::hospital(hospital)))
-    {
+    if form.has("hospital") {
+        return Ok(());
+    }
+    let reachable = organizations::hospital_exists(conn, hospital).await?
+        && p.reaches(R, Operation::Configure, Reach::hospital(hospital));
+    if !reachable {
         form.add("hospital", invalid_pk(hospital));
     }
     Ok(())

@@ -353,11 +353,9 @@ pub async fn progress(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Pr
     let total = o.stages.len();
     let completed = o.stages.iter().filter(|s| s.status == COMPLETED).count();
     let skipped = o.stages.iter().filter(|s| s.status == SKIPPED).count();
-    let percent = if total == 0 {
-        0
-    } else {
-        u32::try_from((completed + skipped) * 100 / total).unwrap_or(100)
-    };
+    let percent = ((completed + skipped) * 100)
+        .checked_div(total)
+        .map_or(0, |p| u32::try_from(p).unwrap_or(100));
     Ok(ProgressOut {
         journey_instance: o.id,
         encounter_id: o.encounter_id,

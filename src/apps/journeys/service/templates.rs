@@ -195,11 +195,12 @@ pub async fn create(state: &AppState, p: &Principal, i: TemplateIn) -> AppResult
     form.fk("hospital", i.hospital, &mut m.hospital_id);
     apply(&mut form, i, &mut m);
     in_txn(&state.db, async move |txn| {
-        if !form.has("hospital")
-            && !(crate::apps::organizations::hospital_exists(txn, m.hospital_id).await?
-                && p.reaches(R, Operation::Create, Reach::hospital(m.hospital_id)))
-        {
-            form.add("hospital", invalid_pk(m.hospital_id));
+        if !form.has("hospital") {
+            let reachable = crate::apps::organizations::hospital_exists(txn, m.hospital_id).await?
+                && p.reaches(R, Operation::Create, Reach::hospital(m.hospital_id));
+            if !reachable {
+                form.add("hospital", invalid_pk(m.hospital_id));
+            }
         }
         form.finish()?;
         let last: Option<i32> = template::Entity::find()
