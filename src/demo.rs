@@ -422,6 +422,8 @@ async fn journeys_demo(
         .await
         .map_err(app_err)?;
     }
+    // Each event is processed before the next is sent, so an encounter's events apply in order (the
+    // worker runs due jobs concurrently, in no guaranteed order among jobs due at the same instant).
     let registry = std::sync::Arc::new(crate::startup::job_registry(state)?);
     let worker = crate::startup::worker(state, registry);
     let depts = ["CARD", "ENDO", "PED", "IM", "OBGYN"];
@@ -451,6 +453,7 @@ async fn journeys_demo(
                     intake::accept_json(state, admin, parse(body)?)
                         .await
                         .map_err(app_err)?;
+                    worker.drain().await?;
                 }
             }
             // Inpatient stays as HL7 v2 ADT messages.
@@ -468,6 +471,7 @@ async fn journeys_demo(
                     channels::accept_hl7(state, channels::Hl7Caller::Api(admin), &raw, Some(code))
                         .await
                         .map_err(app_err)?;
+                    worker.drain().await?;
                 }
             }
             // Ambulance runs; every fourth names an encounter that has no journey (IGNORED).
@@ -489,6 +493,7 @@ async fn journeys_demo(
                     intake::accept_json(state, admin, parse(body)?)
                         .await
                         .map_err(app_err)?;
+                    worker.drain().await?;
                 }
             }
         }
