@@ -60,6 +60,11 @@ pub struct Config {
     pub worker_poll: Duration,
     pub job_lease: Duration,
     pub scheduler_tick: Duration,
+    /// Inbound events per API key (or user) per minute, and how many may arrive at once.
+    pub intake_rate_per_minute: u32,
+    pub intake_burst: u32,
+    /// Processing attempts of an inbound event before it is DEAD.
+    pub integration_max_attempts: i32,
 }
 
 /// Where configuration values come from; the process environment in production, a map in tests.
@@ -229,6 +234,19 @@ impl Config {
                 "1000",
                 |v| parse_range::<u64>(v, 10, 60_000),
             )?),
+            // Generous by default (10,000 a second per key): a limit for runaway interfaces, not for load.
+            intake_rate_per_minute: parse_var(
+                src,
+                "PX360_INTAKE_RATE_PER_MINUTE",
+                "600000",
+                |v| parse_range::<u32>(v, 1, 100_000_000),
+            )?,
+            intake_burst: parse_var(src, "PX360_INTAKE_BURST", "20000", |v| {
+                parse_range::<u32>(v, 1, 10_000_000)
+            })?,
+            integration_max_attempts: parse_var(src, "PX360_INTEGRATION_MAX_ATTEMPTS", "5", |v| {
+                parse_range::<i32>(v, 1, 50)
+            })?,
         })
     }
 

@@ -18,7 +18,7 @@ use crate::apps::organizations::service::{
     departments, employees, hospitals, patients, physicians,
 };
 use crate::platform::auth::load_principal;
-use crate::platform::clock::TestClock;
+use crate::platform::clock::{Clock, TestClock};
 use crate::platform::rbac::Principal;
 use crate::platform::state::AppState;
 
@@ -294,11 +294,224 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
     )
     .await
     .map_err(app_err)?;
+    for (n, code) in ["RUH", "JED"].into_iter().enumerate() {
+        let first_patient = u32::try_from(n).unwrap_or(0) * 60 + 1;
+        journeys_demo(&state, &clock, &admin, code, first_patient, now).await?;
+    }
     Ok(DemoLogins {
         password,
         users,
         api_key: key.key.unwrap_or_default(),
     })
+}
+
+/// (code, name_en, name_ar, trigger) per journey type.
+const OPD: &[(&str, &str, &str, &str)] = &[
+    (
+        "OPD_MD_CONSULT",
+        "Physician consultation",
+        "استشارة الطبيب",
+        "OPD_VISIT_COMPLETED",
+    ),
+    ("LAB", "Laboratory", "المختبر", "LAB_ORDER_COMPLETED"),
+    (
+        "RADIOLOGY",
+        "Radiology",
+        "الأشعة",
+        "RADIOLOGY_REPORT_FINALIZED",
+    ),
+    ("PHARMACY", "Pharmacy", "الصيدلية", "PHARMACY_DISPENSED"),
+];
+const INPATIENT: &[(&str, &str, &str, &str)] = &[
+    ("ADMISSION", "Admission", "الدخول", "ADMITTED"),
+    ("WARD_STAY", "Ward stay", "الإقامة في الجناح", "TRANSFERRED"),
+    ("DISCHARGE", "Discharge", "الخروج", "DISCHARGED"),
+];
+const EMS: &[(&str, &str, &str, &str)] = &[
+    (
+        "DISPATCH",
+        "Ambulance dispatch",
+        "إرسال الإسعاف",
+        "EMS_DISPATCHED",
+    ),
+    (
+        "ER_ARRIVAL",
+        "Arrival at ER",
+        "الوصول إلى الطوارئ",
+        "EMS_ARRIVED",
+    ),
+    (
+        "HANDOVER",
+        "Handover to ER team",
+        "التسليم لفريق الطوارئ",
+        "EMS_HANDOVER",
+    ),
+];
+
+/// Journey templates, event mappings and a few weeks of encounters for one hospital, driven by real
+/// inbound events (JSON and HL7 v2) through the intake and the processing job, on the seed's clock.
+async fn journeys_demo(
+    state: &AppState,
+    clock: &TestClock,
+    admin: &Principal,
+    code: &str,
+    first_patient: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    use crate::apps::integrations::service::{admin as integ, channels, intake};
+    use crate::apps::journeys::service::{stages, templates};
+    clock.set(now - Duration::days(21));
+    let h = crate::apps::organizations::hospital_by_code(&state.db, code)
+        .await
+        .map_err(app_err)?
+        .context("demo hospital")?;
+    for (jt, name_en, name_ar, list) in [
+        ("OPD", "Outpatient visit", "زيارة العيادات الخارجية", OPD),
+        ("INPATIENT", "Inpatient stay", "التنويم", INPATIENT),
+        ("EMS", "Emergency medical services", "الإسعاف", EMS),
+    ] {
+        let t = templates::create(
+            state,
+            admin,
+            parse(json!({"hospital": h, "journey_type": jt,
+            "name_en": name_en, "name_ar": name_ar, "active": true}))?,
+        )
+        .await
+        .map_err(app_err)?;
+        for (i, (scode, en, ar, trigger)) in list.iter().enumerate() {
+            stages::create(state, admin, parse(json!({"journey_template": t.id, "code": scode, "name_en": en,
+                "name_ar": ar, "order": (i + 1) * 10, "trigger_event_code": trigger, "auto_send_survey": true,
+                "survey_delay_hours": if jt == "INPATIENT" { 24 } else { 2 }, "requires_physician": i == 0}))?)
+            .await
+            .map_err(app_err)?;
+        }
+    }
+    for (source, external, internal, create) in [
+        (
+            "his",
+            "OPD_VISIT_COMPLETED",
+            "OPD_VISIT_COMPLETED",
+            Some("OPD"),
+        ),
+        ("his", "EMS_DISPATCHED", "EMS_DISPATCHED", Some("EMS")),
+        ("HIS", "ADT^A01", "ADMITTED", Some("INPATIENT")),
+        ("HIS", "ADT^A02", "TRANSFERRED", None),
+        ("HIS", "ADT^A03", "DISCHARGED", None),
+        ("HIS", "ADT^A04", "OPD_VISIT_COMPLETED", Some("OPD")),
+    ] {
+        integ::create_mapping(
+            state,
+            admin,
+            parse(json!({"hospital": h, "source_system": source,
+            "external_code": external, "event_code": internal, "journey_type": create,
+            "create_instance": create.is_some()}))?,
+        )
+        .await
+        .map_err(app_err)?;
+    }
+    for (source, name, protocol) in [
+        ("his", "HIS (JSON)", "JSON"),
+        ("HIS", "HIS ADT feed", "HL7V2"),
+    ] {
+        integ::create_config(
+            state,
+            admin,
+            parse(json!({"hospital": h, "source_system": source,
+            "name": name, "protocol": protocol}))?,
+        )
+        .await
+        .map_err(app_err)?;
+    }
+    // Each event is processed before the next is sent, so an encounter's events apply in order (the
+    // worker runs due jobs concurrently, in no guaranteed order among jobs due at the same instant).
+    let registry = std::sync::Arc::new(crate::startup::job_registry(state)?);
+    let worker = crate::startup::worker(state, registry);
+    let depts = ["CARD", "ENDO", "PED", "IM", "OBGYN"];
+    let mut msg = 0u32;
+    for i in 0..40u32 {
+        let mrn = format!("{code}{:06}", 100_000 + first_patient + (i * 7) % 60);
+        let license = format!("{code}-PHY-{:03}", 1 + i % 6);
+        let dept = depts[(i % 5) as usize];
+        let at = |minutes: i64| (clock.now() + Duration::minutes(minutes)).to_rfc3339();
+        match i % 4 {
+            // Outpatient visits as JSON events, some stopping before the pharmacy.
+            0 | 1 => {
+                let enc = format!("{code}-OPD-{:04}", 1000 + i);
+                let mut steps = vec!["OPD_VISIT_COMPLETED", "LAB_ORDER_COMPLETED"];
+                if i % 3 != 0 {
+                    steps.push("RADIOLOGY_REPORT_FINALIZED");
+                }
+                if i % 5 != 0 {
+                    steps.push("PHARMACY_DISPENSED");
+                }
+                for (k, ev) in steps.into_iter().enumerate() {
+                    msg += 1;
+                    let body = json!({"source_system": "his", "hospital_code": code, "event_code": ev, "encounter_id": enc,
+                        "patient_identifier": mrn, "external_id": format!("{code}-M{msg:06}"),
+                        "occurred_at": at(i64::try_from(k).unwrap_or(0) * 40),
+                        "payload_json": {"physician_license": license, "department_code": dept}});
+                    intake::accept_json(state, admin, parse(body)?)
+                        .await
+                        .map_err(app_err)?;
+                    worker.drain().await?;
+                }
+            }
+            // Inpatient stays as HL7 v2 ADT messages.
+            2 => {
+                let visit = format!("{code}-IP-{:04}", 2000 + i);
+                for (k, trig) in ["A01", "A02", "A03"].iter().enumerate() {
+                    msg += 1;
+                    let t = (clock.now() + Duration::hours(i64::try_from(k).unwrap_or(0) * 20))
+                        .format("%Y%m%d%H%M%S+0000");
+                    let raw = format!(
+                        "MSH|^~\\&|HIS|{code}|PX360|{code}|{t}||ADT^{trig}|{code}-H{msg:06}|P|2.5\r\
+                         EVN|{trig}|{t}\rPID|1||{mrn}^^^{code}^MR\r\
+                         PV1|1|I|{dept}^^^{code}||||{license}|||{dept}|||||||||{visit}\r"
+                    );
+                    channels::accept_hl7(state, channels::Hl7Caller::Api(admin), &raw, Some(code))
+                        .await
+                        .map_err(app_err)?;
+                    worker.drain().await?;
+                }
+            }
+            // Ambulance runs; every fourth names an encounter that has no journey (IGNORED).
+            _ => {
+                let enc = format!("{code}-EMS-{:04}", 3000 + i);
+                for (k, ev) in ["EMS_DISPATCHED", "EMS_ARRIVED", "EMS_HANDOVER"]
+                    .iter()
+                    .enumerate()
+                {
+                    msg += 1;
+                    let target = if i % 8 == 7 && k > 0 {
+                        format!("{enc}-X")
+                    } else {
+                        enc.clone()
+                    };
+                    let body = json!({"source_system": "his", "hospital_code": code, "event_code": ev, "encounter_id": target,
+                        "patient_identifier": mrn, "external_id": format!("{code}-M{msg:06}"),
+                        "occurred_at": at(i64::try_from(k).unwrap_or(0) * 25)});
+                    intake::accept_json(state, admin, parse(body)?)
+                        .await
+                        .map_err(app_err)?;
+                    worker.drain().await?;
+                }
+            }
+        }
+        // A garbled interface message now and then: stored FAILED with its error.
+        if i % 13 == 5 {
+            channels::accept_hl7(
+                state,
+                channels::Hl7Caller::Api(admin),
+                "MSH|^~\\&|HIS|garbled",
+                Some(code),
+            )
+            .await
+            .map_err(app_err)?;
+        }
+        worker.drain().await?;
+        clock.advance(Duration::hours(12));
+    }
+    Ok(())
 }
 
 impl DemoLogins {

@@ -59,6 +59,12 @@ struct ServeArgs {
     /// On an empty database, seed a demo hospital group and print one login per role.
     #[arg(long)]
     demo: bool,
+    /// Also receive HL7 v2 over MLLP on this address (e.g. 127.0.0.1:2575).
+    #[arg(long, value_name = "ADDR")]
+    mllp: Option<std::net::SocketAddr>,
+    /// The hospital code MLLP messages belong to (default: MSH-6, else the only hospital).
+    #[arg(long, value_name = "CODE")]
+    mllp_hospital: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -116,7 +122,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     None => println!("Demo: the database already has data; nothing seeded."),
                 }
             }
-            app.run(startup::shutdown_on_signal()).await?;
+            let shutdown = startup::shutdown_on_signal();
+            if let Some(addr) = a.mllp {
+                let state = app.state().clone();
+                let stop = shutdown.clone();
+                let code = a.mllp_hospital.clone();
+                tokio::spawn(async move {
+                    if let Err(e) =
+                        px360::apps::integrations::mllp::serve(state, addr, code, stop.clone())
+                            .await
+                    {
+                        eprintln!("error: {e:#}");
+                        stop.cancel();
+                    }
+                });
+            }
+            app.run(shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker => commands::worker(config, clock).await,

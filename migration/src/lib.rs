@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod common;
 mod m20261126_000001_platform;
 mod m20261126_000002_accounts_organizations;
+mod m20261126_000003_journeys_integrations;
 mod m20261126_000004_ui;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_platform::Migration),
             Box::new(m20261126_000002_accounts_organizations::Migration),
+            Box::new(m20261126_000003_journeys_integrations::Migration),
             Box::new(m20261126_000004_ui::Migration),
         ]
     }

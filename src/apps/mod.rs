@@ -2,4 +2,6 @@
 //! background work, `register_jobs()`; `startup.rs` composes them.
 
 pub mod accounts;
+pub mod integrations;
+pub mod journeys;
 pub mod organizations;

@@ -21,6 +21,7 @@ pub mod lease;
 pub mod limits;
 pub mod openapi;
 pub mod pagination;
+pub mod ratelimit;
 pub mod rbac;
 pub mod secret;
 pub mod state;

@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "platform", description = "Health and operations"),
         (name = "organizations", description = "Hospitals and their settings, departments, physicians, employees, patients"),
+        (name = "journeys", description = "Journey templates and stages, instances per encounter, progress and simulation"),
+        (name = "integrations", description = "Inbound events (JSON, HL7 v2, FHIR R4), event mappings, integration configs"),
     )
 )]
 pub struct ApiDoc;

@@ -7,6 +7,7 @@ use crate::platform::clock::SharedClock;
 use crate::platform::db::Db;
 use crate::platform::keys::Keys;
 use crate::platform::ui::registry::Registry;
+use crate::platform::ratelimit::Limiters;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,4 +17,5 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// The console's resources, sidebar and look-ups (assembled in `startup.rs`).
     pub ui: Arc<Registry>,
+    pub limiters: Arc<Limiters>,
 }

@@ -69,7 +69,7 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
     // Arabic names are there, and the history spans weeks.
     let page = get(
         "/api/organizations/patients/?ordering=created_at&page_size=200",
-        px,
+        px.clone(),
     )
     .await;
     let first = page["results"][0]["created_at"]
@@ -90,6 +90,34 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
             .chars()
             .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
     );
+    // Journeys driven by real inbound events, with some ignored and some failed for the consoles.
+    let inst = get("/api/journeys/instances/?page_size=1", px.clone()).await;
+    assert!(inst["count"].as_u64().unwrap() >= 50, "{inst}");
+    let done = get(
+        "/api/journeys/instances/?status=COMPLETED&page_size=1",
+        px.clone(),
+    )
+    .await;
+    assert!(done["count"].as_u64().unwrap() >= 10, "{done}");
+    for status in ["PROCESSED", "IGNORED", "FAILED"] {
+        let path: &'static str = match status {
+            "PROCESSED" => "/api/integrations/events/?status=PROCESSED&page_size=1",
+            "IGNORED" => "/api/integrations/events/?status=IGNORED&page_size=1",
+            _ => "/api/integrations/events/?status=FAILED&page_size=1",
+        };
+        assert!(
+            get(path, px.clone()).await["count"].as_u64().unwrap() > 0,
+            "{status}"
+        );
+    }
+    let pending = get(
+        "/api/integrations/events/?status=PENDING,PROCESSING&page_size=1",
+        px.clone(),
+    )
+    .await;
+    assert_eq!(pending["count"], 0);
+    let templates = get("/api/journeys/templates/?active=true", px.clone()).await;
+    assert_eq!(templates["count"], 6);
     // The integration key works.
     let r = app
         .client

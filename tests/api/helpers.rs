@@ -114,10 +114,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: ServeOptions) -> TestApp {
+    spawn_app_configured(options, &[]).await
+}
+
+/// The application with extra configuration (environment variable name → value).
+pub async fn spawn_app_configured(options: ServeOptions, extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
     let clock = TestClock::starting_now();
     let shared: SharedClock = Arc::new(clock.clone());
-    let app = Application::build(test_config(&db.url, &[]), shared, options)
+    let app = Application::build(test_config(&db.url, extra), shared, options)
         .await
         .unwrap();
     let addr = app.local_addr().unwrap();
@@ -312,6 +317,29 @@ pub mod factory {
         )
         .await;
         (id, token(app, id))
+    }
+
+    /// A hospital-scoped API key whose service account holds `role` there; returns the key.
+    #[allow(dead_code)]
+    pub async fn api_key(app: &TestApp, hospital: Uuid, role: Role) -> String {
+        let (svc, _) = user(app, role, Some(hospital), None).await;
+        let prefix = &Uuid::now_v7().simple().to_string()[20..32];
+        let key = format!("px_{prefix}_{}", Uuid::new_v4().simple());
+        exec(
+            app,
+            "INSERT INTO api_keys (id, name, user_id, hospital_id, prefix, key_hash, created_at) \
+             VALUES ($1, 'test', $2, $3, $4, $5, $6)",
+            vec![
+                Uuid::now_v7().into(),
+                svc.into(),
+                hospital.into(),
+                prefix.to_string().into(),
+                auth::sha256_hex(&key).into(),
+                app.clock.now().into(),
+            ],
+        )
+        .await;
+        key
     }
 
     pub fn token(app: &TestApp, user: Uuid) -> String {

@@ -86,6 +86,57 @@ async fn audit_row(app: &TestApp, hospital: Uuid) -> Uuid {
     id
 }
 
+/// A journey template with one stage, an instance with its stage instance, an inbound event, an event
+/// mapping and an integration config, all of hospital `h`.
+async fn journey_rows(
+    app: &TestApp,
+    h: Uuid,
+    patient: Uuid,
+    n: &str,
+    by: &mut BTreeMap<&'static str, Uuid>,
+) {
+    let now = app.clock.now();
+    let (t, st, i, si, ev, m, c) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    exec(app, "INSERT INTO journey_templates (id, hospital_id, journey_type, name_en, name_ar, description, version, active, created_at, updated_at) \
+         VALUES ($1, $2, 'OPD', $3, 'رحلة', '', 1, $4, $5, $5)",
+        vec![t.into(), h.into(), format!("OPD {n}").into(), false.into(), now.into()]).await;
+    exec(app, "INSERT INTO journey_stage_templates (id, journey_template_id, hospital_id, code, name_en, name_ar, stage_order, trigger_event_code, \
+         auto_send_survey, survey_delay_hours, requires_physician, optional, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'CONSULT', 'Consult', 'استشارة', 1, 'OPD_VISIT_COMPLETED', $4, 0, $4, $4, $5, $5)",
+        vec![st.into(), t.into(), h.into(), false.into(), now.into()]).await;
+    exec(app, "INSERT INTO journey_instances (id, hospital_id, journey_template_id, patient_id, encounter_id, status, started_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, $6, $6)",
+        vec![i.into(), h.into(), t.into(), patient.into(), format!("ENC-{n}").into(), now.into()]).await;
+    exec(app, "INSERT INTO journey_stage_instances (id, journey_instance_id, stage_template_id, hospital_id, stage_order, status, note, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 1, 'PENDING', '', $5, $5)",
+        vec![si.into(), i.into(), st.into(), h.into(), now.into()]).await;
+    exec(app, "INSERT INTO inbound_events (id, hospital_id, source_system, event_code, external_id, format, payload_json, payload_hash, encounter_id, \
+         occurred_at, received_at, status, attempts, created_at, updated_at) \
+         VALUES ($1, $2, 'his', 'OPD_VISIT_COMPLETED', $3, 'JSON', $4, 'h', $5, $6, $6, 'IGNORED', 1, $6, $6)",
+        vec![ev.into(), h.into(), format!("X-{n}").into(), serde_json::json!({}).into(), format!("ENC-{n}").into(), now.into()]).await;
+    exec(app, "INSERT INTO event_mappings (id, hospital_id, source_system, external_code, event_code, create_instance, active, description, created_at, updated_at) \
+         VALUES ($1, $2, 'his', $3, 'OPD_VISIT_COMPLETED', $4, $5, '', $6, $6)",
+        vec![m.into(), h.into(), format!("CODE-{n}").into(), false.into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO integration_configs (id, hospital_id, source_system, name, protocol, active, require_mapping, description, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'HIS', 'JSON', $4, $5, '', $6, $6)",
+        vec![c.into(), h.into(), format!("src-{n}").into(), true.into(), false.into(), now.into()]).await;
+    by.insert("/api/journeys/templates/", t);
+    by.insert("/api/journeys/stage-templates/", st);
+    by.insert("/api/journeys/instances/", i);
+    by.insert("/api/journeys/stage-instances/", si);
+    by.insert("/api/integrations/events/", ev);
+    by.insert("/api/integrations/mappings/", m);
+    by.insert("/api/integrations/configs/", c);
+}
+
 /// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
 /// ones a department role of `main` must not see.
 async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
@@ -116,6 +167,8 @@ async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixt
             "/api/organizations/patients/",
             patient(app, h, &format!("MRN-{code}{tag}")).await,
         );
+        let patient_id = by["/api/organizations/patients/"];
+        journey_rows(app, h, patient_id, &format!("{code}{tag}"), &mut by).await;
         let all_ids = by.values().copied().collect();
         fx.push(Fixtures {
             by_collection: by,
@@ -253,11 +306,14 @@ async fn no_role_ever_reaches_another_hospital_or_a_sibling_department() {
         "/api/organizations/hospitals/",
         "/api/organizations/patients/",
         "/api/auth/api-keys/",
+        // Journeys and interface traffic belong to the hospital, not to a department.
+        "/api/journeys/",
+        "/api/integrations/",
     ];
     let sibling_ids: BTreeSet<Uuid> = a_sib_fx
         .by_collection
         .iter()
-        .filter(|(k, _)| !hospital_wide.contains(k))
+        .filter(|(k, _)| !hospital_wide.iter().any(|p| k.starts_with(p)))
         .map(|(_, v)| *v)
         .collect();
     let a_main = a_fx.by_collection["/api/organizations/departments/"];

@@ -19,6 +19,11 @@ use crate::platform::calendar::WorkCalendar;
 use crate::platform::error::AppResult;
 use crate::platform::state::AppState;
 
+pub use service::integration::{
+    Demographics, MergeOutcome, department_by_code, department_in_hospital, ensure_patient,
+    hospital_by_code, hospital_exists, merge_patients, patient_by_mrn, patient_in_hospital,
+    physician_by_license, physician_in_hospital, sole_hospital, update_demographics,
+};
 pub use wire::HospitalSettings;
 
 /// The module's routes, merged by `startup::router`.

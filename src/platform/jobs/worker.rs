@@ -118,11 +118,16 @@ impl Worker {
         } else {
             ""
         };
+        // Two subqueries, each an ordered index range scan that stops at LIMIT: one `OR` over both
+        // conditions made both engines collect and sort every due job on every claim, which turned a
+        // backlog of thousands into quadratic work.
         let sql = format!(
             "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, locked_by = $1, \
              locked_until = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE (status = 'PENDING' AND run_at <= $3) \
-               OR (status = 'RUNNING' AND locked_until < $3) ORDER BY run_at, id LIMIT $4 {lock}) \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $3 \
+               ORDER BY run_at LIMIT $4 {lock}) \
+             OR id IN (SELECT id FROM jobs WHERE status = 'RUNNING' AND locked_until < $3 \
+               ORDER BY locked_until LIMIT $4 {lock}) \
              RETURNING {COLUMNS}"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -6,6 +6,7 @@ pub mod departments;
 pub mod employees;
 pub mod hospitals;
 pub mod import;
+pub mod integration;
 pub mod patients;
 pub mod physicians;
 
