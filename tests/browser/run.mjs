@@ -8,8 +8,6 @@
 // journeys in English and Arabic, on a desktop and a 390×844 phone viewport, runs axe-core on a login,
 // list, form and detail page of each, and writes screenshots to target/browser/. Exits non-zero on any
 // failure. `cargo test --test browser` runs it (tests/browser.rs).
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -63,16 +61,11 @@ async function main() {
   const h = new Harness(path.join(repoRoot, "target", "browser"));
   const server = await startServer(path.resolve(bin));
   console.log(`px360 demo server at ${server.base}`);
-  const userDataDir = mkdtempSync(path.join(os.tmpdir(), "px360-chromium-"));
   let browser;
   try {
-    // A persistent context would pin one viewport; a plain launch with its own fresh profile directory
-    // gives isolated contexts per variant.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`],
-    });
+    // launch() gives chromium a fresh, empty profile directory of its own (and removes it on close);
+    // every variant and role then gets an isolated context with its own viewport and cookies.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     const env = { base: server.base, password: server.password, h };
     for (const v of VARIANTS) {
       await runVariant(browser, env, v);
@@ -80,7 +73,6 @@ async function main() {
   } finally {
     if (browser) await browser.close().catch(() => {});
     await server.stop();
-    rmSync(userDataDir, { recursive: true, force: true });
   }
   const ok = h.summary();
   if (!ok && process.env.PX360_BROWSER_VERBOSE) console.log(server.logs().slice(-4000));
@@ -93,17 +85,17 @@ async function runVariant(browser, env, v) {
   const ctx = await browser.newContext(contextOptions(v));
   ctx.setDefaultTimeout(15_000);
   const page = await ctx.newPage();
-  const errors = s.watchErrors(page);
+  const errors = await s.watchErrors(page);
   const t = { ...env, v, page, errors, shot: (name) => h.shot(page, `${v.name}-${name}`) };
 
-  await h.test(`${v.name}: login (wrong password, then the dashboard)`, () => s.login(t));
-  await h.test(`${v.name}: layout (language, direction, sidebar)`, () => s.layout(t));
-  await h.test(`${v.name}: create a department (invalid first, Tom Select hospital)`, () => s.createDepartment(t));
-  await h.test(`${v.name}: filter and paginate patients with htmx`, () => s.filterAndPaginate(t));
-  await h.test(`${v.name}: export CSV and XLSX`, () => s.exportList(t));
-  await h.test(`${v.name}: switch language from the topbar and back`, () => s.switchLanguage(t));
+  await h.test(`${v.name}: login (wrong password, then the dashboard)`, () => s.login(t), page);
+  await h.test(`${v.name}: layout (language, direction, sidebar)`, () => s.layout(t), page);
+  await h.test(`${v.name}: create a department (invalid first, Tom Select hospital)`, () => s.createDepartment(t), page);
+  await h.test(`${v.name}: filter and paginate patients with htmx`, () => s.filterAndPaginate(t), page);
+  await h.test(`${v.name}: export CSV and XLSX`, () => s.exportList(t), page);
+  await h.test(`${v.name}: switch language from the topbar and back`, () => s.switchLanguage(t), page);
   await h.test(`${v.name}: no script errors or CSP violations`, async () => {
-    if (errors.length) throw new Error(errors.join("\n"));
+    if (errors.length) throw new Error(`${errors.length} error(s):\n${[...new Set(errors)].join("\n")}`);
   });
   await ctx.close();
 
@@ -116,9 +108,9 @@ async function runVariant(browser, env, v) {
     const p = await c.newPage();
     const tt = { ...t, page: p, shot: (name) => h.shot(p, `${v.name}-${name}`) };
     if (role === "viewer") {
-      await h.test(`${v.name}: a viewer sees no Users/API keys/Audit and gets 403 on /accounts/users/`, () => s.viewerLimits(tt, email));
+      await h.test(`${v.name}: a viewer sees no Users/API keys/Audit and gets 403 on /accounts/users/`, () => s.viewerLimits(tt, email), p);
     } else {
-      await h.test(`${v.name}: a hospital admin sees only its hospital`, () => s.hospitalAdminScope(tt, email));
+      await h.test(`${v.name}: a hospital admin sees only its hospital`, () => s.hospitalAdminScope(tt, email), p);
     }
     await c.close();
   }

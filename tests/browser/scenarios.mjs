@@ -9,11 +9,18 @@ const ADMIN = "px.admin@demo.px360.sa";
 let serial = 0;
 
 /** Collects uncaught page errors and CSP violations (the console must run without inline script). */
-export function watchErrors(page) {
+export async function watchErrors(page) {
   const errors = [];
   page.on("pageerror", (e) => errors.push(`page error on ${page.url()}: ${e.message}`));
+  // The browser's own console message does not say which element broke the policy; the DOM event does.
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      const what = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
+      console.warn(`px360-csp-violation: ${e.violatedDirective} ${e.sourceFile || ""}:${e.lineNumber}:${e.columnNumber} sample=${JSON.stringify(e.sample)} at ${what}`);
+    });
+  });
   page.on("console", (m) => {
-    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(`CSP on ${page.url()}: ${m.text()}`);
+    if (m.text().startsWith("px360-csp-violation:")) errors.push(`CSP on ${page.url()}: ${m.text()}`);
   });
   return errors;
 }
@@ -165,9 +172,10 @@ export async function createDepartment(t) {
   await t.shot("04-department-invalid");
 
   // Tom Select remote search for the hospital.
-  const control = page.locator("#id_hospital-ts-control");
-  await control.click();
-  await control.pressSequentially(v.lang === "ar" ? "النور" : "Noor", { delay: 60 });
+  // A single select with its placeholder item shown hides the input: click the control, then type.
+  await page.locator("#id_hospital + .ts-wrapper .ts-control").click();
+  await page.locator("#id_hospital-ts-control").waitFor();
+  await page.keyboard.type(v.lang === "ar" ? "النور" : "Noor", { delay: 60 });
   const option = page.locator(".ts-dropdown .option", { hasText: v.lang === "ar" ? "الرياض" : "Riyadh" }).first();
   await option.waitFor();
   await t.shot("05-department-tomselect");

@@ -198,7 +198,8 @@ pub fn grants(role: Role, resource: Resource) -> &'static [Operation] {
             _ => NONE,
         },
         Role::Viewer => match resource {
-            R::ApiKeys | R::AuditLog | R::HospitalSettings | R::Integrations => NONE,
+            // The user directory (names, e-mails, roles) is for administrators, not read-only observers.
+            R::Users | R::ApiKeys | R::AuditLog | R::HospitalSettings | R::Integrations => NONE,
             _ => VIEW,
         },
     }

@@ -10,7 +10,8 @@ export class Harness {
     this.failed = [];
   }
 
-  async test(name, fn) {
+  /** Runs one check; on failure, `page` (when given) is captured as FAILED-<name>.png. */
+  async test(name, fn, page) {
     const t0 = Date.now();
     try {
       await fn();
@@ -18,6 +19,10 @@ export class Harness {
       console.log(`ok   ${name} (${Date.now() - t0} ms)`);
     } catch (e) {
       this.failed.push({ name, error: e });
+      if (page) {
+        const file = `FAILED-${name.replace(/[^A-Za-z0-9]+/g, "-").replace(/-+$/, "")}`;
+        await this.shot(page, file).catch(() => {});
+      }
       console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(e && e.stack ? e.stack : e).split("\n").join("\n     ")}`);
     }
   }
