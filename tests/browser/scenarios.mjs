@@ -175,11 +175,19 @@ export async function createDepartment(t) {
   // A single select with its placeholder item shown hides the input: click the control, then type.
   await page.locator("#id_hospital + .ts-wrapper .ts-control").click();
   await page.locator("#id_hospital-ts-control").waitFor();
-  await page.keyboard.type(v.lang === "ar" ? "النور" : "Noor", { delay: 60 });
-  const option = page.locator(".ts-dropdown .option", { hasText: v.lang === "ar" ? "الرياض" : "Riyadh" }).first();
-  await option.waitFor();
+  const query = v.lang === "ar" ? "النور" : "Noor";
+  await page.keyboard.type(query, { delay: 60 });
+  // Every throttled remote search has answered (none still in flight when the form is posted).
+  await page.waitForFunction((q) => {
+    const ts = document.getElementById("id_hospital").tomselect;
+    return ts && ts.loadedSearches[q] && ts.loading === 0 && ts.isOpen;
+  }, query);
+  const options = page.locator("#id_hospital-ts-dropdown .option");
+  assertEq(await options.count(), 1, "the search narrows the hospitals to one");
+  const option = options.filter({ hasText: v.lang === "ar" ? "الرياض" : "Riyadh" });
   await t.shot("05-department-tomselect");
   await option.click();
+  await page.waitForFunction(() => !document.getElementById("id_hospital").tomselect.isOpen);
   const hospital = await page.inputValue("#id_hospital");
   assert(/^[0-9a-f-]{36}$/.test(hospital), `hospital picked (${hospital})`);
 

@@ -29,6 +29,8 @@ export class Harness {
 
   async shot(page, name) {
     const file = path.join(this.shotsDir, `${name}.png`);
+    // From the top, so the sticky topbar is drawn where a person sees it.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: file, fullPage: true });
     return file;
   }
