@@ -41,6 +41,10 @@
           el.dispatchEvent(new Event("change", { bubbles: true }));
         }
       });
+      // Tom Select points the <label> at its own input; the original <select> (still in the
+      // accessibility tree, and the one error messages describe) keeps the label by reference.
+      var label = el.id ? document.getElementById(el.id + "-ts-label") : null;
+      if (label && !el.hasAttribute("aria-labelledby")) el.setAttribute("aria-labelledby", label.id);
     });
   }
 
