@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::platform::clock::SharedClock;
 use crate::platform::db::Db;
 use crate::platform::keys::Keys;
-use crate::platform::ui::registry::Registry;
 use crate::platform::ratelimit::Limiters;
+use crate::platform::ui::registry::Registry;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -363,7 +363,15 @@ impl FromRequestParts<AppState> for Ui {
         let _ = session.insert(SESSION_LANG, lang.code()).await;
         let tz = reg.directory.timezone(state, &p).await;
         let csrf = csrf::token(&session).await;
-        let flashes = if htmx {
+        // Only a full HTML page shows (and so consumes) flash messages: not htmx fragments, not the
+        // JSON look-ups Tom Select makes while a form is being filled in.
+        let wants_html = parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|a| a.contains("text/html") || a.contains("*/*"))
+            && !parts.uri.path().starts_with("/ui/ref/");
+        let flashes = if htmx || !wants_html {
             vec![]
         } else {
             take_flashes(&session).await
