@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const PASSWORD: &str = "Bench-Password-2026!";
+const PASSWORD: &str = "Lighthouse-Orbit-7731";
 
 #[tokio::main]
 async fn main() {

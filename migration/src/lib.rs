@@ -7,6 +7,7 @@ mod m20261126_000001_platform;
 mod m20261126_000002_accounts_organizations;
 mod m20261126_000003_journeys_integrations;
 mod m20261126_000004_ui;
+mod m20261126_000005_list_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_accounts_organizations::Migration),
             Box::new(m20261126_000003_journeys_integrations::Migration),
             Box::new(m20261126_000004_ui::Migration),
+            Box::new(m20261126_000005_list_indexes::Migration),
         ]
     }
 }
