@@ -37,7 +37,7 @@ impl MigrationTrait for Migration {
                 Index::drop()
                     .name(name)
                     .table(Alias::new("patients"))
-                    .take(),
+                    .to_owned(),
             )
             .await?;
         }
