@@ -75,7 +75,7 @@ struct PrunePayload {
 ///
 /// # Errors
 /// A kind registered twice.
-pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
+pub fn job_registry(state: &AppState) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
     let bus = EventBus::new();
     registry.register(
@@ -109,6 +109,7 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
         }),
     );
     crate::apps::integrations::register_jobs(&mut registry);
+    crate::apps::notifications::register_jobs(&mut registry, state);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     bus.install(&mut registry);
     registry.validate()?;
@@ -325,6 +326,9 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
         .await
         .context("resolving keys")?;
     scheduler::install(&db, clock.now(), &schedules()).await?;
+    crate::apps::notifications::prepare(&db, clock.as_ref(), config.public_url.as_str())
+        .await
+        .map_err(|e| anyhow::anyhow!("notifications start-up: {e}"))?;
     Ok(AppState {
         db,
         clock,

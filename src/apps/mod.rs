@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod integrations;
 pub mod journeys;
+pub mod notifications;
 pub mod organizations;
