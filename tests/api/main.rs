@@ -15,6 +15,7 @@ mod health;
 mod integrations;
 mod jobs;
 mod journeys;
+mod journeys_ui;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;

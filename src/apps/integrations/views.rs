@@ -292,6 +292,9 @@ fn refusal(ui: &Ui, e: &AppError) -> String {
 /// allowed statuses, audit). A status that does not allow it is refused with a flash message.
 async fn event_reprocess(ui: Ui, State(s): State<AppState>, Path(id): Path<String>) -> UiResult {
     let id = parse_id(&id)?;
+    // A role that may not reprocess at all is told so (403) before the event is looked up; scope
+    // (another hospital's event → 404) is the service's.
+    ui.p.require(R, Operation::Edit)?;
     match admin::reprocess(&s, &ui.p, id).await {
         Ok(_) => ui.flash("success", ui.t("integ.reprocess_queued")).await,
         Err(e @ AppError::Validation(_)) => ui.flash("warning", refusal(&ui, &e)).await,
