@@ -173,6 +173,46 @@ fn nav() -> Vec<NavGroup> {
             ],
         },
         NavGroup {
+            label: "nav.group.journeys",
+            items: vec![
+                item(
+                    "nav.journeys",
+                    "/journeys/instances/",
+                    "person-walking",
+                    R::Journeys,
+                    Some("journeys/instances"),
+                ),
+                item(
+                    "nav.journey_templates",
+                    "/journeys/templates/",
+                    "signpost-split",
+                    R::Journeys,
+                    None,
+                ),
+                item(
+                    "nav.inbound_events",
+                    "/integrations/events/",
+                    "broadcast",
+                    R::Integrations,
+                    None,
+                ),
+                item(
+                    "nav.event_mappings",
+                    "/integrations/mappings/",
+                    "arrow-left-right",
+                    R::Integrations,
+                    None,
+                ),
+                item(
+                    "nav.integration_configs",
+                    "/integrations/configs/",
+                    "plug",
+                    R::Integrations,
+                    None,
+                ),
+            ],
+        },
+        NavGroup {
             label: "nav.group.admin",
             items: vec![
                 item(
@@ -236,6 +276,8 @@ pub fn ui_registry() -> UiRegistry {
     let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
+    crate::apps::journeys::views::register(&mut reg);
+    crate::apps::integrations::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
     reg
@@ -251,8 +293,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
         .split_for_parts();
-    let pages =
-        crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let pages = crate::apps::accounts::views::routes()
+        .merge(crate::apps::organizations::views::routes())
+        .merge(crate::apps::journeys::views::routes())
+        .merge(crate::apps::integrations::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

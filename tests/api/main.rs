@@ -16,6 +16,7 @@ mod integrations;
 mod jobs;
 mod journeys;
 mod notifications;
+mod journeys_ui;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;
