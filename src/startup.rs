@@ -204,6 +204,20 @@ fn nav() -> Vec<NavGroup> {
                     Some("accounts/api-keys"),
                 ),
                 item(
+                    "nav.notification_logs",
+                    "/notifications/logs/",
+                    "envelope-paper",
+                    R::Notifications,
+                    None,
+                ),
+                item(
+                    "nav.notification_templates",
+                    "/notifications/templates/",
+                    "chat-square-text",
+                    R::Notifications,
+                    None,
+                ),
+                item(
                     "nav.audit",
                     "/audit/log/",
                     "journal-text",
@@ -236,6 +250,7 @@ pub fn ui_registry() -> UiRegistry {
     let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
+    crate::apps::notifications::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
     reg
@@ -250,9 +265,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::organizations::router())
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
+        .merge(crate::apps::notifications::router())
         .split_for_parts();
-    let pages =
-        crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let pages = crate::apps::accounts::views::routes()
+        .merge(crate::apps::organizations::views::routes())
+        .merge(crate::apps::notifications::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

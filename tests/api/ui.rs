@@ -111,7 +111,7 @@ impl<'a> Browser<'a> {
 }
 
 /// A user with a password, a role and a way to sign in.
-async fn person(
+pub async fn person(
     app: &TestApp,
     role: Role,
     hospital: Option<Uuid>,
