@@ -64,7 +64,7 @@ pub async fn seed(
                 Channel::Whatsapp,
                 Channel::Email,
             ][k % 4];
-            let template = if k % 5 == 0 {
+            let template = if k.is_multiple_of(5) {
                 "survey_reminder"
             } else {
                 "survey_invitation"
@@ -87,7 +87,11 @@ pub async fn seed(
                 finals.push((q.log_id, k));
             }
             // Some messages are queued in the evening, so quiet hours defer them to the morning.
-            clock.advance(Duration::minutes(if k % 3 == 0 { 700 } else { 430 }));
+            clock.advance(Duration::minutes(if k.is_multiple_of(3) {
+                700
+            } else {
+                430
+            }));
         }
     }
     // What the gateways reported. Every tenth message failed after five attempts; the newest few stay
