@@ -298,6 +298,7 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
         let first_patient = u32::try_from(n).unwrap_or(0) * 60 + 1;
         journeys_demo(&state, &clock, &admin, code, first_patient, now).await?;
     }
+    crate::apps::notifications::demo::seed(&state, &clock, now).await?;
     Ok(DemoLogins {
         password,
         users,

@@ -244,6 +244,20 @@ fn nav() -> Vec<NavGroup> {
                     Some("accounts/api-keys"),
                 ),
                 item(
+                    "nav.notification_logs",
+                    "/notifications/logs/",
+                    "envelope-paper",
+                    R::Notifications,
+                    None,
+                ),
+                item(
+                    "nav.notification_templates",
+                    "/notifications/templates/",
+                    "chat-square-text",
+                    R::Notifications,
+                    None,
+                ),
+                item(
                     "nav.audit",
                     "/audit/log/",
                     "journal-text",
@@ -278,6 +292,7 @@ pub fn ui_registry() -> UiRegistry {
     crate::apps::accounts::views::register(&mut reg);
     crate::apps::journeys::views::register(&mut reg);
     crate::apps::integrations::views::register(&mut reg);
+    crate::apps::notifications::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
     reg
@@ -292,11 +307,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::organizations::router())
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
+        .merge(crate::apps::notifications::router())
         .split_for_parts();
     let pages = crate::apps::accounts::views::routes()
         .merge(crate::apps::organizations::views::routes())
         .merge(crate::apps::journeys::views::routes())
-        .merge(crate::apps::integrations::views::routes());
+        .merge(crate::apps::integrations::views::routes())
+        .merge(crate::apps::notifications::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

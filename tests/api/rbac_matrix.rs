@@ -22,6 +22,8 @@ const PUBLIC: &[&str] = &[
     "/api/auth/logout/",
     "/api/auth/password/reset/",
     "/api/auth/password/reset/confirm/",
+    // Authenticated by the gateway's shared secret, not a user (403 without it).
+    "/api/notifications/inbound/{gateway}/",
 ];
 
 /// One hospital's worth of objects, by the collection path that serves them.
@@ -137,6 +139,31 @@ async fn journey_rows(
     by.insert("/api/integrations/configs/", c);
 }
 
+/// A notification log row and a hospital template of hospital `h`, and an in-app notification of `user`.
+async fn notification_rows(
+    app: &TestApp,
+    h: Uuid,
+    user: Uuid,
+    patient: Uuid,
+    n: &str,
+    by: &mut BTreeMap<&'static str, Uuid>,
+) {
+    let now = app.clock.now();
+    let (l, t, i) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    exec(app, "INSERT INTO notification_logs (id, hospital_id, channel, template_code, language, recipient_type, patient_id, \
+         recipient, subject, body, status, reason, attempts, max_attempts, provider, error, scheduled_for, created_at, updated_at) \
+         VALUES ($1, $2, 'SMS', 'survey_invitation', 'ar', 'PATIENT', $3, '+966500000001', '', 'body', 'SENT', '', 1, 5, 'console', '', $4, $4, $4)",
+        vec![l.into(), h.into(), patient.into(), now.into()]).await;
+    exec(app, "INSERT INTO notification_templates (id, code, hospital_id, channel, description, subject_en, subject_ar, body_en, body_ar, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, NULL, '', '', '', 'Hi', 'مرحبا', $4, $5, $5)",
+        vec![t.into(), format!("fixture_{}", n.to_lowercase()).into(), h.into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO notification_inbox (id, user_id, hospital_id, title, body, link, created_at) VALUES ($1, $2, $3, 'T', 'B', '', $4)",
+        vec![i.into(), user.into(), h.into(), now.into()]).await;
+    by.insert("/api/notifications/logs/", l);
+    by.insert("/api/notifications/templates/", t);
+    by.insert("/api/notifications/inbox/", i);
+}
+
 /// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
 /// ones a department role of `main` must not see.
 async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
@@ -169,6 +196,7 @@ async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixt
         );
         let patient_id = by["/api/organizations/patients/"];
         journey_rows(app, h, patient_id, &format!("{code}{tag}"), &mut by).await;
+        notification_rows(app, h, user, patient_id, &format!("{code}{tag}"), &mut by).await;
         let all_ids = by.values().copied().collect();
         fx.push(Fixtures {
             by_collection: by,
@@ -309,6 +337,8 @@ async fn no_role_ever_reaches_another_hospital_or_a_sibling_department() {
         // Journeys and interface traffic belong to the hospital, not to a department.
         "/api/journeys/",
         "/api/integrations/",
+        // Notification logs and templates belong to the hospital; the inbox to its user.
+        "/api/notifications/",
     ];
     let sibling_ids: BTreeSet<Uuid> = a_sib_fx
         .by_collection

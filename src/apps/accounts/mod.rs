@@ -1,7 +1,7 @@
 //! accounts: users (email login), the eight roles, role assignments, JWT with rotating refresh tokens,
 //! password reset and invitations, integration API keys.
 
-mod api;
+pub(crate) mod api;
 pub mod model;
 pub mod password;
 pub mod service;

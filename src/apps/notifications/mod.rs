@@ -5,11 +5,16 @@
 //! * `model` — SeaORM entities; `config` — delivery backends from the environment
 //! * `service` — send, delivery, templates, opt-out, quiet hours, SMS segments
 
+pub mod api;
 pub mod config;
+pub mod demo;
 pub mod model;
 pub mod service;
+pub mod views;
+pub mod wire;
 
 use sea_orm::ConnectionTrait;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::platform::clock::Clock;
 use crate::platform::error::AppResult;
@@ -19,6 +24,11 @@ use crate::platform::state::AppState;
 pub use service::{
     Channel, DELIVER_JOB, Outgoing, Queued, Recipient, SmsEncoding, SmsSegments, send, sms_segments,
 };
+
+/// The module's routes, merged by `startup::router`.
+pub fn router() -> OpenApiRouter<AppState> {
+    api::router()
+}
 
 /// Registers the delivery job with the backends of `state`'s configuration.
 pub fn register_jobs(registry: &mut Registry, state: &AppState) {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
+use lettre::message::Body;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
@@ -251,7 +252,11 @@ async fn send_smtp(c: &SmtpConfig, row: &log::Model) -> Result<Sent, String> {
         .subject(row.subject.clone())
         .message_id(Some(message_id.clone()))
         .header(ContentType::TEXT_PLAIN)
-        .body(row.body.clone())
+        // Base64 keeps Arabic text intact through any relay.
+        .body(
+            Body::new_with_encoding(row.body.clone(), ContentTransferEncoding::Base64)
+                .map_err(|_| "could not encode the email body".to_string())?,
+        )
         .map_err(|e| format!("could not build the email: {e}"))?;
     let builder = match c.tls {
         SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host),
