@@ -292,17 +292,19 @@ fn test_result(ctx: &Ctx, v: &Value, r: &super::wire::SimulateOut) -> TestResult
 }
 
 fn triggers_of(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
+    let mut out: Vec<String> = vec![];
+    for s in v
         .get("stages")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.get("trigger_event_code").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    out.dedup();
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = s.get("trigger_event_code").and_then(Value::as_str)
+            && !out.iter().any(|o| o == t)
+        {
+            out.push(t.to_string());
+        }
+    }
     out
 }
 
