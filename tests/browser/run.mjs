@@ -94,6 +94,7 @@ async function runVariant(browser, env, v) {
   await h.test(`${v.name}: filter and paginate patients with htmx`, () => s.filterAndPaginate(t), page);
   await h.test(`${v.name}: export CSV and XLSX`, () => s.exportList(t), page);
   await h.test(`${v.name}: switch language from the topbar and back`, () => s.switchLanguage(t), page);
+  await h.test(`${v.name}: journey builder (reorder, test panel), stepper, events console`, () => s.journeyBuilder(t), page);
   await h.test(`${v.name}: no script errors or CSP violations`, async () => {
     if (errors.length) throw new Error(`${errors.length} error(s):\n${[...new Set(errors)].join("\n")}`);
   });
@@ -149,6 +150,18 @@ async function runVariant(browser, env, v) {
     await ap.locator("#list tbody tr a").first().click();
     await ap.waitForURL(/\/organizations\/patients\/[0-9a-f-]{36}\/$/);
     await audit("patient detail");
+  });
+  await h.test(`${v.name}: axe on a journey template's builder`, async () => {
+    await ap.goto(`${env.base}/journeys/templates/`);
+    await ap.locator("#list tbody tr a").first().click();
+    await ap.waitForURL(/\/journeys\/templates\/[0-9a-f-]{36}\/$/);
+    await audit("journey builder");
+  });
+  await h.test(`${v.name}: axe on a journey's page`, async () => {
+    await ap.goto(`${env.base}/journeys/instances/`);
+    await ap.locator("#list tbody tr a").first().click();
+    await ap.waitForURL(/\/journeys\/instances\/[0-9a-f-]{36}\/$/);
+    await audit("journey");
   });
   await axeCtx.close();
 }

@@ -362,3 +362,60 @@ export async function hospitalAdminScope(t, email) {
   assert(!/Jeddah|جدة/.test(await page.locator("#list").innerText()), "Jeddah is not listed");
   await t.shot("12-hospital-admin-hospitals");
 }
+
+// journeys: the template builder (reorder with htmx, the test panel), a journey's stepper, the events console
+export async function journeyBuilder(t) {
+  const { page, base, v } = t;
+  await page.goto(`${base}/journeys/templates/?journey_type=OPD&active=true`);
+  await ensureLanguage(page, v.lang);
+  await Promise.all([page.waitForURL(/\/journeys\/templates\/[0-9a-f-]{36}\/$/), page.locator("#list tbody tr a").first().click()]);
+  const rows = page.locator('#stages [data-testid="stage-row"]');
+  await rows.first().waitFor();
+  const codes = async () => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-code")));
+  const before = await codes();
+  assert(before.length >= 3, `the builder lists the stages (${before.join(", ")})`);
+  const noOverflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+  assert(noOverflow, "the builder does not scroll sideways");
+  await t.shot("20-builder");
+  // Move the first stage down (an htmx POST through the service), then back up.
+  await rows.first().locator('[data-testid="move-down"]').click();
+  await page.waitForFunction((first) => document.querySelector('#stages [data-testid="stage-row"]').getAttribute("data-code") !== first, before[0]);
+  const moved = await codes();
+  assertEq(moved.slice(0, 2).join(","), [before[1], before[0]].join(","), "the first two stages swapped");
+  await rows.nth(1).locator('[data-testid="move-up"]').click();
+  await page.waitForFunction((first) => document.querySelector('#stages [data-testid="stage-row"]').getAttribute("data-code") === first, before[0]);
+  assertEq((await codes()).join(","), before.join(","), "the order is back");
+  // The test panel: the first stage's trigger completes the first stage; nothing is saved.
+  const trigger = (await rows.first().locator("code").nth(1).innerText()).trim();
+  await page.fill("#test-code", trigger);
+  await page.locator('[data-testid="run-test"]').click();
+  const result = page.locator('#test-result [data-testid="test-result"]');
+  await result.waitFor();
+  assertEq(await result.getAttribute("data-stage"), before[0], "the test panel names the first stage");
+  await result.scrollIntoViewIfNeeded();
+  await t.shot("21-builder-test");
+
+  // A journey with a skipped stage: the stepper reads in the page's direction (stacked on a phone).
+  await page.goto(`${base}/journeys/instances/?stage_status=SKIPPED`);
+  await Promise.all([page.waitForURL(/\/journeys\/instances\/[0-9a-f-]{36}\/$/), page.locator("#list tbody tr a").first().click()]);
+  const steps = page.locator('[data-testid="stepper"] .stepper-step');
+  await steps.first().waitFor();
+  const first = await steps.first().boundingBox();
+  const last = await steps.last().boundingBox();
+  if (v.phone) assert(first.y < last.y && Math.abs(first.x - last.x) < 2, "phone: the stepper is stacked");
+  else if (v.lang === "ar") assert(first.x > last.x, `RTL: the first stage is on the right (${first.x} > ${last.x})`);
+  else assert(first.x < last.x, `LTR: the first stage is on the left (${first.x} < ${last.x})`);
+  assert(await page.locator(".stepper-skipped").count() >= 1, "a skipped stage is shown as such");
+  assert(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "the journey page does not scroll sideways");
+  await t.shot("22-journey");
+  await page.locator('[data-testid="timeline"]').scrollIntoViewIfNeeded();
+  await t.shot("23-journey-timeline");
+
+  // The events console, dead events first.
+  await page.goto(`${base}/integrations/events/?status=DEAD`);
+  await page.locator("#list tbody tr").first().waitFor();
+  await t.shot("24-events-dead");
+  await Promise.all([page.waitForURL(/\/integrations\/events\/[0-9a-f-]{36}\/$/), page.locator("#list tbody tr a").first().click()]);
+  await page.locator('[data-testid="reprocess"]').waitFor();
+  await t.shot("25-event-detail");
+}

@@ -152,12 +152,15 @@ async fn simulate_template(
 }
 
 /// List journey instances (filters: hospital, journey_template, journey_type, patient, encounter_id,
-/// status, started_after, started_before).
+/// status, started_after, started_before; `stage_status` — has a stage in that status; `department` —
+/// has a stage completed in that department; `mrn` — the patient's MRN).
 #[utoipa::path(get, path = "/api/journeys/instances/", tag = "journeys",
     params(
         ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query),
         ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
         ("status" = Option<String>, Query), ("encounter_id" = Option<String>, Query),
+        ("stage_status" = Option<String>, Query), ("department" = Option<uuid::Uuid>, Query),
+        ("mrn" = Option<String>, Query),
     ),
     responses((status = 200, body = Page<InstanceOut>), (status = 400), (status = 401), (status = 403)),
     security(("jwt" = []), ("api_key" = [])))]
