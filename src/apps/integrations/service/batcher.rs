@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt;
 use sea_orm::sea_query::OnConflict;
@@ -64,9 +65,15 @@ struct Queue {
 #[derive(Default)]
 pub struct IntakeBatcher {
     queue: Mutex<Queue>,
+    batches: AtomicU64,
 }
 
 impl IntakeBatcher {
+    /// How many batches this process has written (each one transaction, or its per-event fallback).
+    pub fn batches_written(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
     /// Stores `ev` together with whatever other events are waiting, and answers once it is committed
     /// (or found to be a duplicate).
     ///
@@ -123,6 +130,7 @@ async fn flush_loop(state: AppState) {
         if batch.is_empty() {
             return;
         }
+        state.intake.batches.fetch_add(1, Ordering::Relaxed);
         // A panic drops the batch's reply senders (those requests answer 500) but not the flusher count.
         if std::panic::AssertUnwindSafe(write(&state, batch))
             .catch_unwind()
