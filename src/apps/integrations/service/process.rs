@@ -156,6 +156,16 @@ async fn hl7_action<C: ConnectionTrait>(
     }
 }
 
+/// Configuration read while processing, remembered for the rest of a batch's transaction: the events
+/// of a batch mostly share their source, codes and departments. Processing never changes these rows.
+#[derive(Default)]
+pub struct Lookups {
+    configs: HashMap<(Uuid, String), Option<config::Model>>,
+    mappings: HashMap<(Uuid, String, String), Option<event_mapping::Model>>,
+    physicians: HashMap<(Uuid, String), Option<(Uuid, Option<Uuid>)>>,
+    departments: HashMap<(Uuid, String), Option<Uuid>>,
+}
+
 /// Decides and applies one event inside `txn` (SPEC rule 3).
 ///
 /// # Errors
@@ -165,12 +175,33 @@ pub async fn apply(
     clock: &dyn Clock,
     ev: &inbound_event::Model,
 ) -> AppResult<Decision> {
-    let cfg = config::Entity::find()
-        .filter(config::Column::HospitalId.eq(ev.hospital_id))
-        .filter(config::Column::SourceSystem.eq(ev.source_system.as_str()))
-        .filter(config::Column::DeletedAt.is_null())
-        .one(txn)
-        .await?;
+    apply_with(txn, clock, ev, &mut Lookups::default()).await
+}
+
+/// [`apply`] reusing the look-ups of earlier events of the same batch.
+///
+/// # Errors
+/// As [`apply`].
+pub async fn apply_with(
+    txn: &DatabaseTransaction,
+    clock: &dyn Clock,
+    ev: &inbound_event::Model,
+    looked: &mut Lookups,
+) -> AppResult<Decision> {
+    let key = (ev.hospital_id, ev.source_system.clone());
+    let cfg = match looked.configs.get(&key) {
+        Some(c) => c.clone(),
+        None => {
+            let c = config::Entity::find()
+                .filter(config::Column::HospitalId.eq(ev.hospital_id))
+                .filter(config::Column::SourceSystem.eq(ev.source_system.as_str()))
+                .filter(config::Column::DeletedAt.is_null())
+                .one(txn)
+                .await?;
+            looked.configs.insert(key, c.clone());
+            c
+        }
+    };
     if let Some(c) = &cfg
         && !c.active
     {
@@ -190,14 +221,26 @@ pub async fn apply(
     } else {
         None
     };
-    let mapping = event_mapping::Entity::find()
-        .filter(event_mapping::Column::HospitalId.eq(ev.hospital_id))
-        .filter(event_mapping::Column::SourceSystem.eq(ev.source_system.as_str()))
-        .filter(event_mapping::Column::ExternalCode.eq(ev.event_code.as_str()))
-        .filter(event_mapping::Column::Active.eq(true))
-        .filter(event_mapping::Column::DeletedAt.is_null())
-        .one(txn)
-        .await?;
+    let key = (
+        ev.hospital_id,
+        ev.source_system.clone(),
+        ev.event_code.clone(),
+    );
+    let mapping = match looked.mappings.get(&key) {
+        Some(m) => m.clone(),
+        None => {
+            let m = event_mapping::Entity::find()
+                .filter(event_mapping::Column::HospitalId.eq(ev.hospital_id))
+                .filter(event_mapping::Column::SourceSystem.eq(ev.source_system.as_str()))
+                .filter(event_mapping::Column::ExternalCode.eq(ev.event_code.as_str()))
+                .filter(event_mapping::Column::Active.eq(true))
+                .filter(event_mapping::Column::DeletedAt.is_null())
+                .one(txn)
+                .await?;
+            looked.mappings.insert(key, m.clone());
+            m
+        }
+    };
     let done_or_ignored = |reason: String| match &action {
         Some(a) => Decision {
             status: PROCESSED,
@@ -229,7 +272,16 @@ pub async fn apply(
     let mut notes = vec![];
     let (mut physician, mut department) = (None, None);
     if let Some(license) = text(payload, "physician_license") {
-        match organizations::physician_by_license(txn, ev.hospital_id, &license).await? {
+        let key = (ev.hospital_id, license.clone());
+        let found = match looked.physicians.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = organizations::physician_by_license(txn, ev.hospital_id, &license).await?;
+                looked.physicians.insert(key, f);
+                f
+            }
+        };
+        match found {
             Some((id, dept)) => {
                 physician = Some(id);
                 department = dept;
@@ -238,7 +290,16 @@ pub async fn apply(
         }
     }
     if let Some(dcode) = text(payload, "department_code") {
-        match organizations::department_by_code(txn, ev.hospital_id, &dcode).await? {
+        let key = (ev.hospital_id, dcode.clone());
+        let found = match looked.departments.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = organizations::department_by_code(txn, ev.hospital_id, &dcode).await?;
+                looked.departments.insert(key, f);
+                f
+            }
+        };
+        match found {
             Some(d) => department = Some(d),
             None => notes.push(format!("department code {dcode} not found")),
         }
@@ -477,11 +538,12 @@ async fn process_batch(
         ))
     });
     let mut audits = vec![];
+    let mut looked = Lookups::default();
     for (i, max_attempts, ev) in work {
         let job = &ctx.jobs[i];
         let attempt = job.attempt;
         let sp = txn.begin().await?;
-        let applied = apply(&sp, clock, &ev).await;
+        let applied = apply_with(&sp, clock, &ev, &mut looked).await;
         let now = clock.now();
         match applied {
             Ok(d) => {
