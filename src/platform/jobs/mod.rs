@@ -306,8 +306,7 @@ impl BatchContext {
         let now = self.clock.now();
         let mut marked = 0u64;
         for chunk in done.chunks(500) {
-            let mut values: Vec<sea_orm::Value> =
-                vec![now.into(), self.worker_id.clone().into()];
+            let mut values: Vec<sea_orm::Value> = vec![now.into(), self.worker_id.clone().into()];
             let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             values.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
             let sql = format!(

@@ -150,10 +150,7 @@ impl Worker {
         if let Some(k) = kind {
             values.push(k.into());
         }
-        let rows = self
-            .db
-            .query_all_raw(stmt(backend, &sql, values))
-            .await?;
+        let rows = self.db.query_all_raw(stmt(backend, &sql, values)).await?;
         rows.iter()
             .map(|r| model::Model::from_query_result(r, ""))
             .collect()

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt;
 use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DbErr};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
-use sea_orm::{ColumnTrait, DbErr};
 use serde_json::json;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -154,7 +154,11 @@ struct Prepared {
 fn dedupe_key(hospital: Uuid, ev: &NewEvent, payload_hash: &str) -> (Uuid, String, String) {
     match &ev.external_id {
         Some(x) => (hospital, ev.source_system.clone(), format!("x:{x}")),
-        None => (hospital, ev.source_system.clone(), format!("h:{payload_hash}")),
+        None => (
+            hospital,
+            ev.source_system.clone(),
+            format!("h:{payload_hash}"),
+        ),
     }
 }
 

@@ -156,13 +156,16 @@ async fn hl7_action<C: ConnectionTrait>(
     }
 }
 
+type PhysicianRef = (Uuid, Option<Uuid>);
+
 /// Configuration read while processing, remembered for the rest of a batch's transaction: the events
 /// of a batch mostly share their source, codes and departments. Processing never changes these rows.
 #[derive(Default)]
 pub struct Lookups {
     configs: HashMap<(Uuid, String), Option<config::Model>>,
     mappings: HashMap<(Uuid, String, String), Option<event_mapping::Model>>,
-    physicians: HashMap<(Uuid, String), Option<(Uuid, Option<Uuid>)>>,
+    /// Licence → (physician, their department).
+    physicians: HashMap<(Uuid, String), Option<PhysicianRef>>,
     departments: HashMap<(Uuid, String), Option<Uuid>>,
 }
 
@@ -529,13 +532,20 @@ async fn process_batch(
         }
     }
     work.sort_by(|(_, _, a), (_, _, b)| {
-        (a.hospital_id, &a.encounter_id, a.occurred_at, a.received_at, a.id).cmp(&(
-            b.hospital_id,
-            &b.encounter_id,
-            b.occurred_at,
-            b.received_at,
-            b.id,
-        ))
+        (
+            a.hospital_id,
+            &a.encounter_id,
+            a.occurred_at,
+            a.received_at,
+            a.id,
+        )
+            .cmp(&(
+                b.hospital_id,
+                &b.encounter_id,
+                b.occurred_at,
+                b.received_at,
+                b.id,
+            ))
     });
     let mut audits = vec![];
     let mut looked = Lookups::default();
