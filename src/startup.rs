@@ -397,6 +397,8 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
         config: Arc::new(config),
         keys: Arc::new(keys),
         ui: Arc::new(ui_registry()),
+        api_keys: Arc::default(),
+        intake: Arc::default(),
     })
 }
 

@@ -153,6 +153,44 @@ fn invalid_api_key() -> AppError {
 /// API keys look like `px_<prefix>_<secret>`; the prefix finds the row, the hash of the whole key is compared.
 pub const API_KEY_PREFIX_LEN: usize = 12;
 
+/// How long an authenticated API key's principal is reused without asking the database again. A key
+/// revoked (or a service account deactivated, or its roles changed) on another server process stops
+/// working within this time; revoking through this process evicts it at once.
+pub const API_KEY_CACHE_TTL_MS: i64 = 1_000;
+/// Entries beyond this are dropped wholesale (a flood of distinct keys cannot grow memory unbounded).
+const API_KEY_CACHE_MAX: usize = 10_000;
+
+/// API key hash → the principal it authenticated and until when that answer may be reused. Busy
+/// integrations send hundreds of requests a second with one key; without this each ran four look-ups.
+#[derive(Default)]
+pub struct ApiKeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (DateTime<Utc>, Principal)>>,
+}
+
+impl ApiKeyCache {
+    fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<Principal> {
+        let guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .get(hash)
+            .filter(|(until, _)| now < *until)
+            .map(|(_, p)| p.clone())
+    }
+
+    fn put(&self, hash: String, until: DateTime<Utc>, p: Principal) {
+        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.len() >= API_KEY_CACHE_MAX {
+            guard.clear();
+        }
+        guard.insert(hash, (until, p));
+    }
+
+    /// Forgets the key with this stored hash (called when it is revoked).
+    pub fn evict(&self, key_hash: &str) {
+        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        guard.remove(key_hash);
+    }
+}
+
 async fn principal_for_api_key(
     state: &AppState,
     key: &str,
@@ -162,6 +200,12 @@ async fn principal_for_api_key(
         .strip_prefix("px_")
         .and_then(|rest| rest.get(..API_KEY_PREFIX_LEN))
         .ok_or_else(invalid_api_key)?;
+    let presented = sha256_hex(key);
+    let now = state.clock.now();
+    if let Some(mut p) = state.api_keys.get(&presented, now) {
+        p.ip = ip;
+        return Ok(p);
+    }
     let db = &state.db;
     let row = db
         .query_one_raw(stmt(
@@ -177,10 +221,9 @@ async fn principal_for_api_key(
     let hospital: Uuid = row.try_get_by_index(2)?;
     let hash: String = row.try_get_by_index(3)?;
     let last_used: Option<DateTime<Utc>> = row.try_get_by_index(4)?;
-    if !constant_time_eq(hash.as_bytes(), sha256_hex(key).as_bytes()) {
+    if !constant_time_eq(hash.as_bytes(), presented.as_bytes()) {
         return Err(invalid_api_key());
     }
-    let now = state.clock.now();
     // Record use at most once a minute: a busy integration should not turn every read into a write.
     if last_used.is_none_or(|t| now - t > Duration::minutes(1)) {
         db.execute_raw(stmt(
@@ -190,7 +233,13 @@ async fn principal_for_api_key(
         ))
         .await?;
     }
-    load_principal(db, user, Some(hospital), ip).await
+    let p = load_principal(db, user, Some(hospital), None).await?;
+    state.api_keys.put(
+        presented,
+        now + Duration::milliseconds(API_KEY_CACHE_TTL_MS),
+        p.clone(),
+    );
+    Ok(Principal { ip, ..p })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

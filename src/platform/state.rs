@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::apps::integrations::service::batcher::IntakeBatcher;
 use crate::config::Config;
+use crate::platform::auth::ApiKeyCache;
 use crate::platform::clock::SharedClock;
 use crate::platform::db::Db;
 use crate::platform::keys::Keys;
@@ -18,4 +20,8 @@ pub struct AppState {
     /// The console's resources, sidebar and look-ups (assembled in `startup.rs`).
     pub ui: Arc<Registry>,
     pub limiters: Arc<Limiters>,
+    /// Authenticated API keys, reused for a second (see `auth::API_KEY_CACHE_TTL_MS`).
+    pub api_keys: Arc<ApiKeyCache>,
+    /// Group commit of inbound events (`integrations::service::batcher`).
+    pub intake: Arc<IntakeBatcher>,
 }

@@ -20,4 +20,5 @@ mod journeys_ui;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;
+mod throughput;
 mod ui;

@@ -1755,6 +1755,8 @@ pub async fn revoke_api_key(state: &AppState, p: &Principal, id: Uuid) -> AppRes
     )
     .await?;
     txn.commit().await?;
+    // This process forgets it at once; other processes within `auth::API_KEY_CACHE_TTL_MS`.
+    state.api_keys.evict(&k.key_hash);
     Ok(key_out(k, None))
 }
 

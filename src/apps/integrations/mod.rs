@@ -19,7 +19,9 @@ pub mod wire;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::platform::jobs::{Registry, handler_fn};
+use std::sync::Arc;
+
+use crate::platform::jobs::Registry;
 use crate::platform::state::AppState;
 
 pub use service::process::PROCESS_KIND;
@@ -31,8 +33,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The module's job handlers, registered by `startup::job_registry`.
 pub fn register_jobs(registry: &mut Registry) {
-    registry.register(
+    registry.register_batch(
         PROCESS_KIND,
-        handler_fn(|ctx| Box::pin(service::process::run(ctx))),
+        Arc::new(service::process::ProcessBatch),
+        service::process::BATCH_SIZE,
     );
 }

@@ -1,7 +1,8 @@
 //! SeaORM entities of the integrations tables and the module's choice lists.
 
-/// Inbound event statuses (SPEC rule 3): PENDING on intake, PROCESSING while its job runs, then
-/// PROCESSED or IGNORED; FAILED between retries; DEAD after the last attempt.
+/// Inbound event statuses (SPEC rule 3): PENDING on intake, then PROCESSED or IGNORED; FAILED between
+/// retries; DEAD after the last attempt. PROCESSING stays a valid value (rows written before batch
+/// processing, and the wire contract) but is no longer written: the job's lease guards a running event.
 pub const STATUSES: &[&str] = &[
     "PENDING",
     "PROCESSING",

@@ -5,11 +5,22 @@
 //! See `docs/exports-and-imports.md` for the formats, the formula-injection guard and the PDF fonts.
 
 mod csv;
+#[cfg(feature = "pdf")]
 mod pdf;
 mod xlsx;
 
 pub use self::csv::to_csv;
+#[cfg(feature = "pdf")]
 pub use self::pdf::to_pdf;
+
+/// Built without the `pdf` feature (benchmark builds only): PDF summaries are unavailable.
+///
+/// # Errors
+/// Always.
+#[cfg(not(feature = "pdf"))]
+pub fn to_pdf(_s: &Summary) -> anyhow::Result<Vec<u8>> {
+    anyhow::bail!("this build has no PDF support (built without the `pdf` feature)")
+}
 pub use self::xlsx::to_xlsx;
 
 /// A rectangular export: one header row, then data rows. Rows shorter than `headers` are padded with

@@ -126,6 +126,54 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok((inserted > 0).then_some(id))
 }
 
+/// Writes many jobs with caller-chosen ids in one multi-row INSERT on `conn` (batch intake). Jobs with a
+/// dedupe key already taken are skipped, as with [`enqueue`].
+///
+/// # Errors
+/// Database errors.
+pub async fn enqueue_many<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    jobs: Vec<(Uuid, NewJob)>,
+) -> Result<(), DbErr> {
+    let now = clock.now();
+    let mut rows = jobs
+        .into_iter()
+        .map(|(id, job)| model::ActiveModel {
+            id: Set(id),
+            run_at: Set(job
+                .run_at
+                .or_else(|| job.delay.map(|d| now + d))
+                .unwrap_or(now)),
+            kind: Set(job.kind),
+            payload: Set(job.payload),
+            status: Set(PENDING.to_string()),
+            attempts: Set(0),
+            max_attempts: Set(job.max_attempts),
+            locked_by: Set(None),
+            locked_until: Set(None),
+            last_error: Set(None),
+            dedupe_key: Set(job.dedupe_key),
+            created_at: Set(now),
+            updated_at: Set(now),
+            finished_at: Set(None),
+        })
+        .peekable();
+    // 14 columns a row: 500 rows stay below either engine's parameter limit.
+    while rows.peek().is_some() {
+        let chunk: Vec<model::ActiveModel> = rows.by_ref().take(500).collect();
+        model::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(model::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Why a job failed. `Retry` backs off and tries again; `Permanent` goes straight to `DEAD`
 /// (a payload that can never parse will not parse on attempt eight either).
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +269,87 @@ async fn mark_done<C: ConnectionTrait>(
     Ok(r.rows_affected() == 1)
 }
 
+/// One claimed job of a batch.
+#[derive(Debug, Clone)]
+pub struct BatchJob {
+    pub job_id: Uuid,
+    pub payload: serde_json::Value,
+    /// 1 on the first run.
+    pub attempt: i32,
+}
+
+/// What a [`BatchHandler`] sees: many claimed jobs of one kind, each still under this worker's lease.
+pub struct BatchContext {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub kind: String,
+    pub jobs: Vec<BatchJob>,
+    worker_id: String,
+    completed: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+}
+
+impl BatchContext {
+    /// A write transaction for the batch's effects; finish it with [`BatchContext::complete`].
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        begin_write(&self.db).await
+    }
+
+    /// Marks the jobs `done` `DONE` inside `txn` and commits, so their effects and their completion are
+    /// one unit. If this worker lost the lease on any of them, nothing is committed.
+    ///
+    /// # Errors
+    /// [`JobError::Retry`] when a lease was lost or the commit failed.
+    pub async fn complete(&self, txn: DatabaseTransaction, done: &[Uuid]) -> Result<(), JobError> {
+        let now = self.clock.now();
+        let mut marked = 0u64;
+        for chunk in done.chunks(500) {
+            let mut values: Vec<sea_orm::Value> = vec![now.into(), self.worker_id.clone().into()];
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            values.extend(chunk.iter().map(|id| sea_orm::Value::from(*id)));
+            let sql = format!(
+                "UPDATE jobs SET status = 'DONE', finished_at = $1, updated_at = $1, locked_by = NULL, \
+                 locked_until = NULL, last_error = NULL WHERE locked_by = $2 AND status = 'RUNNING' \
+                 AND id IN ({})",
+                marks.join(", ")
+            );
+            marked += txn
+                .execute_raw(stmt(txn.get_database_backend(), &sql, values))
+                .await?
+                .rows_affected();
+        }
+        if marked != done.len() as u64 {
+            txn.rollback().await?;
+            return Err(JobError::Retry(anyhow::anyhow!(
+                "lease on {} of {} jobs was lost; the batch's effects were rolled back",
+                done.len() as u64 - marked,
+                done.len()
+            )));
+        }
+        txn.commit().await?;
+        let mut guard = self.completed.lock().unwrap_or_else(|p| p.into_inner());
+        guard.extend(done.iter().copied());
+        Ok(())
+    }
+
+    fn was_completed(&self, id: Uuid) -> bool {
+        let guard = self.completed.lock().unwrap_or_else(|p| p.into_inner());
+        guard.contains(&id)
+    }
+}
+
+/// Runs many jobs of one kind together (in one transaction, typically): the worker claims up to the
+/// registered batch size of them at once. Same idempotence rule as [`JobHandler`].
+#[async_trait::async_trait]
+pub trait BatchHandler: Send + Sync + 'static {
+    /// One outcome per `ctx.jobs`, in the same order. A job whose outcome is `Ok` and that was not
+    /// finished with [`BatchContext::complete`] is marked done by the worker; an `Err` is retried with
+    /// backoff (or goes `DEAD`) on its own.
+    async fn run_batch(&self, ctx: &BatchContext) -> Vec<Result<(), JobError>>;
+}
+
 /// Runs one kind of job. Handlers must be idempotent: a job can run again after a crash.
 #[async_trait::async_trait]
 pub trait JobHandler: Send + Sync + 'static {
@@ -253,6 +382,7 @@ where
 #[derive(Default, Clone)]
 pub struct Registry {
     handlers: HashMap<String, Arc<dyn JobHandler>>,
+    batch_handlers: HashMap<String, (Arc<dyn BatchHandler>, usize)>,
     duplicates: Vec<String>,
 }
 
@@ -263,6 +393,10 @@ impl Registry {
 
     pub fn register(&mut self, kind: impl Into<String>, handler: Arc<dyn JobHandler>) -> &mut Self {
         let kind = kind.into();
+        if self.batch_handlers.contains_key(&kind) {
+            self.duplicates.push(kind);
+            return self;
+        }
         match self.handlers.entry(kind) {
             std::collections::hash_map::Entry::Occupied(e) => self.duplicates.push(e.key().clone()),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -272,12 +406,35 @@ impl Registry {
         self
     }
 
+    /// Registers a handler that runs up to `max` claimed jobs of `kind` together.
+    pub fn register_batch(
+        &mut self,
+        kind: impl Into<String>,
+        handler: Arc<dyn BatchHandler>,
+        max: usize,
+    ) -> &mut Self {
+        let kind = kind.into();
+        if self.handlers.contains_key(&kind) || self.batch_handlers.contains_key(&kind) {
+            self.duplicates.push(kind);
+        } else {
+            self.batch_handlers.insert(kind, (handler, max.max(1)));
+        }
+        self
+    }
+
+    pub fn get_batch(&self, kind: &str) -> Option<(Arc<dyn BatchHandler>, usize)> {
+        self.batch_handlers.get(kind).cloned()
+    }
+
     pub fn get(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
         self.handlers.get(kind).cloned()
     }
 
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
-        self.handlers.keys().map(String::as_str)
+        self.handlers
+            .keys()
+            .chain(self.batch_handlers.keys())
+            .map(String::as_str)
     }
 
     /// Two handlers for one kind is a wiring mistake; start-up refuses it.

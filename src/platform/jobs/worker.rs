@@ -111,6 +111,15 @@ impl Worker {
     /// # Errors
     /// Database errors.
     pub async fn claim(&self, limit: usize) -> Result<Vec<model::Model>, DbErr> {
+        self.claim_where(limit, None).await
+    }
+
+    /// [`Worker::claim`], restricted to one kind when `kind` is given (to fill a batch).
+    async fn claim_where(
+        &self,
+        limit: usize,
+        kind: Option<&str>,
+    ) -> Result<Vec<model::Model>, DbErr> {
         let now = self.clock.now();
         let backend = self.db.get_database_backend();
         let lock = if backend == DatabaseBackend::Postgres {
@@ -121,29 +130,27 @@ impl Worker {
         // Two subqueries, each an ordered index range scan that stops at LIMIT: one `OR` over both
         // conditions made both engines collect and sort every due job on every claim, which turned a
         // backlog of thousands into quadratic work.
+        let of_kind = if kind.is_some() { "AND kind = $5" } else { "" };
         let sql = format!(
             "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, locked_by = $1, \
              locked_until = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $3 {of_kind} \
                ORDER BY run_at LIMIT $4 {lock}) \
-             OR id IN (SELECT id FROM jobs WHERE status = 'RUNNING' AND locked_until < $3 \
+             OR id IN (SELECT id FROM jobs WHERE status = 'RUNNING' AND locked_until < $3 {of_kind} \
                ORDER BY locked_until LIMIT $4 {lock}) \
              RETURNING {COLUMNS}"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .db
-            .query_all_raw(stmt(
-                backend,
-                &sql,
-                vec![
-                    self.id.clone().into(),
-                    (now + self.lease()).into(),
-                    now.into(),
-                    limit.into(),
-                ],
-            ))
-            .await?;
+        let mut values: Vec<sea_orm::Value> = vec![
+            self.id.clone().into(),
+            (now + self.lease()).into(),
+            now.into(),
+            limit.into(),
+        ];
+        if let Some(k) = kind {
+            values.push(k.into());
+        }
+        let rows = self.db.query_all_raw(stmt(backend, &sql, values)).await?;
         rows.iter()
             .map(|r| model::Model::from_query_result(r, ""))
             .collect()
@@ -156,13 +163,106 @@ impl Worker {
     /// Database errors while claiming (a failing job is not an error here).
     pub async fn run_once(&self) -> Result<usize, DbErr> {
         let jobs = self.claim(self.opts.concurrency).await?;
-        let n = jobs.len();
-        futures::future::join_all(jobs.into_iter().map(|j| {
+        // Jobs of a batch kind run together: the claimed ones, topped up to the batch size.
+        let mut singles = vec![];
+        let mut batches: Vec<(String, Vec<model::Model>)> = vec![];
+        for j in jobs {
+            if j.attempts <= j.max_attempts && self.registry.get_batch(&j.kind).is_some() {
+                match batches.iter_mut().find(|(k, _)| *k == j.kind) {
+                    Some((_, b)) => b.push(j),
+                    None => batches.push((j.kind.clone(), vec![j])),
+                }
+            } else {
+                singles.push(j);
+            }
+        }
+        for (kind, batch) in &mut batches {
+            let max = self.registry.get_batch(kind).map_or(1, |(_, m)| m);
+            if batch.len() < max {
+                batch.extend(self.claim_where(max - batch.len(), Some(kind)).await?);
+            }
+        }
+        let n = singles.len() + batches.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let singles = futures::future::join_all(singles.into_iter().map(|j| {
             let span = tracing::info_span!("job", id = %j.id, kind = %j.kind, attempt = j.attempts);
             self.execute(j).instrument(span)
-        }))
-        .await;
+        }));
+        let batches = futures::future::join_all(batches.into_iter().map(|(kind, b)| {
+            let span = tracing::info_span!("job_batch", kind = %kind, jobs = b.len());
+            self.execute_batch(kind, b).instrument(span)
+        }));
+        futures::future::join(singles, batches).await;
         Ok(n)
+    }
+
+    async fn execute_batch(&self, kind: String, jobs: Vec<model::Model>) {
+        let Some((handler, _)) = self.registry.get_batch(&kind) else {
+            return;
+        };
+        // Claimed again after its lease expired on the last allowed attempt: its worker died.
+        let (jobs, expired): (Vec<_>, Vec<_>) =
+            jobs.into_iter().partition(|j| j.attempts <= j.max_attempts);
+        for j in &expired {
+            self.finish_failed(
+                j,
+                "lease expired on the final attempt (worker stopped mid-job)",
+                true,
+            )
+            .await;
+        }
+        if jobs.is_empty() {
+            return;
+        }
+        let ctx = super::BatchContext {
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            kind,
+            jobs: jobs
+                .iter()
+                .map(|j| super::BatchJob {
+                    job_id: j.id,
+                    payload: j.payload.clone(),
+                    attempt: j.attempts,
+                })
+                .collect(),
+            worker_id: self.id.clone(),
+            completed: std::sync::Mutex::default(),
+        };
+        let renewer = self.spawn_lease_renewal(jobs.iter().map(|j| j.id).collect());
+        let outcome = std::panic::AssertUnwindSafe(handler.run_batch(&ctx))
+            .catch_unwind()
+            .await;
+        renewer.abort();
+        let mut outcomes = match outcome {
+            Ok(o) => o.into_iter().map(Some).collect::<Vec<_>>(),
+            Err(_) => vec![],
+        };
+        outcomes.resize_with(jobs.len(), || None);
+        for (job, outcome) in jobs.iter().zip(outcomes) {
+            match outcome {
+                Some(Ok(())) => {
+                    if !ctx.was_completed(job.id) {
+                        match mark_done(&self.db, self.clock.now(), job.id, &self.id).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(job = %job.id, "job finished after its lease was taken over");
+                            }
+                            Err(e) => tracing::error!(error = %e, "could not mark job done"),
+                        }
+                    }
+                }
+                Some(Err(JobError::Retry(e))) => {
+                    self.finish_failed(job, &format!("{e:#}"), false).await;
+                }
+                Some(Err(JobError::Permanent(e))) => {
+                    self.finish_failed(job, &format!("{e:#}"), true).await;
+                }
+                None => {
+                    self.finish_failed(job, "batch handler panicked or gave no outcome", false)
+                        .await;
+                }
+            }
+        }
     }
 
     /// Runs `run_once` until nothing is due; returns the total number of jobs run.
@@ -242,7 +342,7 @@ impl Worker {
             worker_id: self.id.clone(),
             completed: AtomicBool::new(false),
         };
-        let renewer = self.spawn_lease_renewal(job.id);
+        let renewer = self.spawn_lease_renewal(vec![job.id]);
         let outcome = std::panic::AssertUnwindSafe(handler.run(&ctx))
             .catch_unwind()
             .await;
@@ -270,7 +370,7 @@ impl Worker {
     }
 
     /// Keeps the lease alive while a long job runs, so only a dead worker's job is taken over.
-    fn spawn_lease_renewal(&self, id: uuid::Uuid) -> tokio::task::JoinHandle<()> {
+    fn spawn_lease_renewal(&self, ids: Vec<uuid::Uuid>) -> tokio::task::JoinHandle<()> {
         let db = self.db.clone();
         let clock = self.clock.clone();
         let me = self.id.clone();
@@ -280,15 +380,17 @@ impl Worker {
             loop {
                 tokio::time::sleep(every).await;
                 let until = clock.now() + lease;
-                let r = db
-                    .execute_raw(stmt(
-                        db.get_database_backend(),
-                        "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND status = 'RUNNING'",
-                        vec![until.into(), id.into(), me.clone().into()],
-                    ))
-                    .await;
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, job = %id, "lease renewal failed");
+                for id in &ids {
+                    let r = db
+                        .execute_raw(stmt(
+                            db.get_database_backend(),
+                            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND status = 'RUNNING'",
+                            vec![until.into(), (*id).into(), me.clone().into()],
+                        ))
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, job = %id, "lease renewal failed");
+                    }
                 }
             }
         })

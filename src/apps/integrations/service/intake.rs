@@ -233,14 +233,14 @@ fn actor_for(p: Option<&Principal>) -> Actor {
 
 /// A PostgreSQL advisory lock key for one (hospital, source, payload hash), so two identical events
 /// without an external id arriving at once cannot both be stored (SQLite serialises writers anyway).
-fn lock_key(hospital: Uuid, source: &str, payload_hash: &str) -> i64 {
+pub(crate) fn lock_key(hospital: Uuid, source: &str, payload_hash: &str) -> i64 {
     let d = Sha256::digest(format!("{hospital}|{source}|{payload_hash}").as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
     i64::from_be_bytes(b)
 }
 
-async fn existing<C: ConnectionTrait>(
+pub(crate) async fn existing<C: ConnectionTrait>(
     conn: &C,
     hospital: Uuid,
     ev: &NewEvent,
@@ -273,6 +273,20 @@ pub async fn store(
     db: &Db,
     state: &AppState,
     p: Option<&Principal>,
+    hospital: Uuid,
+    ev: NewEvent,
+) -> AppResult<EventAccepted> {
+    store_as(db, state, &actor_for(p), hospital, ev).await
+}
+
+/// [`store`] on behalf of `actor` (the intake batcher's per-event fallback).
+///
+/// # Errors
+/// Database errors (nothing is stored then).
+pub async fn store_as(
+    db: &Db,
+    state: &AppState,
+    actor: &Actor,
     hospital: Uuid,
     ev: NewEvent,
 ) -> AppResult<EventAccepted> {
@@ -362,7 +376,7 @@ pub async fn store(
     audit::record(
         &txn,
         state.clock.as_ref(),
-        &actor_for(p),
+        actor,
         AuditEntry::new("inbound_event.received")
             .object("inbound_event", id)
             .hospital(Some(hospital))
@@ -387,7 +401,7 @@ pub async fn store(
     })
 }
 
-fn duplicate(first: inbound_event::Model) -> EventAccepted {
+pub(crate) fn duplicate(first: inbound_event::Model) -> EventAccepted {
     tracing::info!(
         target: "integrations",
         event = %first.id, source_system = %first.source_system, "duplicate inbound event answered with the first"
@@ -399,7 +413,8 @@ fn duplicate(first: inbound_event::Model) -> EventAccepted {
     }
 }
 
-/// One JSON event end to end: permission, rate, validation, hospital, store.
+/// One JSON event end to end: permission, rate, validation, hospital, then the group-committed store
+/// (see [`super::batcher`]): answered once committed together with the events of concurrent requests.
 ///
 /// # Errors
 /// 400/403/429 as described on the helpers; database errors.
@@ -408,7 +423,7 @@ pub async fn accept_json(state: &AppState, p: &Principal, i: EventIn) -> AppResu
     check_rate(state, p, 1)?;
     let (ev, code) = from_json(i)?;
     let hospital = resolve_hospital(state, p, code.as_deref()).await?;
-    store(&state.db, state, Some(p), hospital, ev).await
+    state.intake.submit(state, Actor::of(p), hospital, ev).await
 }
 
 #[cfg(test)]

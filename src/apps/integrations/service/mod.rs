@@ -2,6 +2,7 @@
 //! event console and interface configuration.
 
 pub mod admin;
+pub mod batcher;
 pub mod channels;
 pub mod intake;
 pub mod process;

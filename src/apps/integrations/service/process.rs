@@ -1,19 +1,21 @@
-//! Processing one inbound event: the job `integrations.process_event`, one per event, enqueued in the
-//! intake transaction (SPEC rule 3). Its status is mirrored onto the event row: PROCESSING while the
-//! job runs, then PROCESSED or IGNORED (with the reason), FAILED between retries, DEAD after the last
-//! attempt. Effects are idempotent: the job may run again after a crash (a stage is completed once, and
+//! Processing inbound events: the job `integrations.process_event`, one per event, enqueued in the
+//! intake transaction (SPEC rule 3), and run in batches ([`run_batch`]). Its outcome is mirrored onto
+//! the event row in the processing transaction: PROCESSED or IGNORED (with the reason), FAILED between
+//! retries, DEAD after the last attempt (PROCESSING is no longer written: the job's lease guards it). Effects are idempotent: the job may run again after a crash (a stage is completed once, and
 //! only once by a given event, backed by unique constraints).
 
+use std::collections::HashMap;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::apps::integrations::model::{
-    DEAD, FAILED, HL7V2, IGNORED, JSON, PROCESSED, PROCESSING, config, event_mapping, inbound_event,
+    DEAD, FAILED, HL7V2, IGNORED, JSON, PROCESSED, config, event_mapping, inbound_event,
 };
 use crate::apps::journeys::{self, CreateSpec, StageEvent, StageOutcome};
 use crate::apps::organizations::{self, Demographics, MergeOutcome};
@@ -22,7 +24,7 @@ use crate::platform::clock::Clock;
 use crate::platform::db::stmt;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::events;
-use crate::platform::jobs::{JobContext, JobError};
+use crate::platform::jobs::{BatchContext, BatchHandler, JobError};
 
 pub const PROCESS_KIND: &str = "integrations.process_event";
 
@@ -154,6 +156,19 @@ async fn hl7_action<C: ConnectionTrait>(
     }
 }
 
+type PhysicianRef = (Uuid, Option<Uuid>);
+
+/// Configuration read while processing, remembered for the rest of a batch's transaction: the events
+/// of a batch mostly share their source, codes and departments. Processing never changes these rows.
+#[derive(Default)]
+pub struct Lookups {
+    configs: HashMap<(Uuid, String), Option<config::Model>>,
+    mappings: HashMap<(Uuid, String, String), Option<event_mapping::Model>>,
+    /// Licence → (physician, their department).
+    physicians: HashMap<(Uuid, String), Option<PhysicianRef>>,
+    departments: HashMap<(Uuid, String), Option<Uuid>>,
+}
+
 /// Decides and applies one event inside `txn` (SPEC rule 3).
 ///
 /// # Errors
@@ -163,12 +178,33 @@ pub async fn apply(
     clock: &dyn Clock,
     ev: &inbound_event::Model,
 ) -> AppResult<Decision> {
-    let cfg = config::Entity::find()
-        .filter(config::Column::HospitalId.eq(ev.hospital_id))
-        .filter(config::Column::SourceSystem.eq(ev.source_system.as_str()))
-        .filter(config::Column::DeletedAt.is_null())
-        .one(txn)
-        .await?;
+    apply_with(txn, clock, ev, &mut Lookups::default()).await
+}
+
+/// [`apply`] reusing the look-ups of earlier events of the same batch.
+///
+/// # Errors
+/// As [`apply`].
+pub async fn apply_with(
+    txn: &DatabaseTransaction,
+    clock: &dyn Clock,
+    ev: &inbound_event::Model,
+    looked: &mut Lookups,
+) -> AppResult<Decision> {
+    let key = (ev.hospital_id, ev.source_system.clone());
+    let cfg = match looked.configs.get(&key) {
+        Some(c) => c.clone(),
+        None => {
+            let c = config::Entity::find()
+                .filter(config::Column::HospitalId.eq(ev.hospital_id))
+                .filter(config::Column::SourceSystem.eq(ev.source_system.as_str()))
+                .filter(config::Column::DeletedAt.is_null())
+                .one(txn)
+                .await?;
+            looked.configs.insert(key, c.clone());
+            c
+        }
+    };
     if let Some(c) = &cfg
         && !c.active
     {
@@ -188,14 +224,26 @@ pub async fn apply(
     } else {
         None
     };
-    let mapping = event_mapping::Entity::find()
-        .filter(event_mapping::Column::HospitalId.eq(ev.hospital_id))
-        .filter(event_mapping::Column::SourceSystem.eq(ev.source_system.as_str()))
-        .filter(event_mapping::Column::ExternalCode.eq(ev.event_code.as_str()))
-        .filter(event_mapping::Column::Active.eq(true))
-        .filter(event_mapping::Column::DeletedAt.is_null())
-        .one(txn)
-        .await?;
+    let key = (
+        ev.hospital_id,
+        ev.source_system.clone(),
+        ev.event_code.clone(),
+    );
+    let mapping = match looked.mappings.get(&key) {
+        Some(m) => m.clone(),
+        None => {
+            let m = event_mapping::Entity::find()
+                .filter(event_mapping::Column::HospitalId.eq(ev.hospital_id))
+                .filter(event_mapping::Column::SourceSystem.eq(ev.source_system.as_str()))
+                .filter(event_mapping::Column::ExternalCode.eq(ev.event_code.as_str()))
+                .filter(event_mapping::Column::Active.eq(true))
+                .filter(event_mapping::Column::DeletedAt.is_null())
+                .one(txn)
+                .await?;
+            looked.mappings.insert(key, m.clone());
+            m
+        }
+    };
     let done_or_ignored = |reason: String| match &action {
         Some(a) => Decision {
             status: PROCESSED,
@@ -227,7 +275,16 @@ pub async fn apply(
     let mut notes = vec![];
     let (mut physician, mut department) = (None, None);
     if let Some(license) = text(payload, "physician_license") {
-        match organizations::physician_by_license(txn, ev.hospital_id, &license).await? {
+        let key = (ev.hospital_id, license.clone());
+        let found = match looked.physicians.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = organizations::physician_by_license(txn, ev.hospital_id, &license).await?;
+                looked.physicians.insert(key, f);
+                f
+            }
+        };
+        match found {
             Some((id, dept)) => {
                 physician = Some(id);
                 department = dept;
@@ -236,7 +293,16 @@ pub async fn apply(
         }
     }
     if let Some(dcode) = text(payload, "department_code") {
-        match organizations::department_by_code(txn, ev.hospital_id, &dcode).await? {
+        let key = (ev.hospital_id, dcode.clone());
+        let found = match looked.departments.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = organizations::department_by_code(txn, ev.hospital_id, &dcode).await?;
+                looked.departments.insert(key, f);
+                f
+            }
+        };
+        match found {
             Some(d) => department = Some(d),
             None => notes.push(format!("department code {dcode} not found")),
         }
@@ -350,6 +416,227 @@ pub async fn apply(
     Ok(d)
 }
 
+/// How many events one processing transaction takes at most (the worker claims this many jobs).
+pub const BATCH_SIZE: usize = 100;
+
+/// The batch job handler, registered for [`PROCESS_KIND`].
+pub struct ProcessBatch;
+
+#[async_trait::async_trait]
+impl BatchHandler for ProcessBatch {
+    async fn run_batch(&self, ctx: &BatchContext) -> Vec<Result<(), JobError>> {
+        run_batch(ctx).await
+    }
+}
+
+/// What processing one event of a batch came to, before the batch commits.
+enum Outcome {
+    /// Nothing (more) to do: already final, or superseded by a reprocess (another job id).
+    Skip,
+    Done,
+    Failed(String),
+}
+
+/// Processes the claimed events in ONE transaction, in order of hospital, encounter, `occurred_at`,
+/// `received_at` (the same order in every batch, so two batches never wait on each other in a cycle).
+/// Each event applies inside its own savepoint: a failing event rolls back only its own effects, is
+/// marked FAILED (DEAD on its last attempt) with an audit row and retried on its own, while the others
+/// complete. Every event gets its outcome audit row; the event rows, audit rows and job completions of
+/// the whole batch commit together. No PROCESSING write: the job's lease guards the event while it runs.
+pub async fn run_batch(ctx: &BatchContext) -> Vec<Result<(), JobError>> {
+    let mut out: Vec<Option<Result<(), JobError>>> = ctx.jobs.iter().map(|_| None).collect();
+    let mut want = vec![];
+    for (i, j) in ctx.jobs.iter().enumerate() {
+        match serde_json::from_value::<ProcessPayload>(j.payload.clone()) {
+            Ok(p) => want.push((i, p)),
+            Err(e) => {
+                out[i] = Some(Err(JobError::Permanent(anyhow::anyhow!(
+                    "payload of {PROCESS_KIND} is invalid: {e}"
+                ))));
+            }
+        }
+    }
+    match process_batch(ctx, &want).await {
+        Ok(outcomes) => {
+            for (i, o) in outcomes {
+                out[i] = Some(match o {
+                    Outcome::Skip | Outcome::Done => Ok(()),
+                    Outcome::Failed(msg) => Err(JobError::Retry(anyhow::anyhow!("{msg}"))),
+                });
+            }
+        }
+        Err(e) => {
+            tracing::warn!(target: "integrations", error = %e, jobs = want.len(), "processing batch rolled back; its events will be retried");
+            for (i, _) in &want {
+                if out[*i].is_none() {
+                    out[*i] = Some(Err(JobError::Retry(anyhow::anyhow!("{e}"))));
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(JobError::Retry(anyhow::anyhow!("not processed")))))
+        .collect()
+}
+
+fn error_text(e: &AppError) -> String {
+    match e {
+        AppError::Internal(inner) => format!("{inner:#}"),
+        AppError::Unprocessable(m) => m.clone(),
+        other => format!("{other}: {}", other.body()),
+    }
+}
+
+async fn process_batch(
+    ctx: &BatchContext,
+    want: &[(usize, ProcessPayload)],
+) -> Result<Vec<(usize, Outcome)>, JobError> {
+    let clock = ctx.clock.as_ref();
+    let mut outcomes = vec![];
+    if want.is_empty() {
+        return Ok(outcomes);
+    }
+    let txn = ctx.begin().await?;
+    let ids: Vec<Uuid> = want.iter().map(|(_, p)| p.event).collect();
+    let mut by_id: HashMap<Uuid, inbound_event::Model> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for ev in inbound_event::Entity::find()
+            .filter(inbound_event::Column::Id.is_in(chunk.to_vec()))
+            .lock_exclusive()
+            .all(&txn)
+            .await?
+        {
+            by_id.insert(ev.id, ev);
+        }
+    }
+    let mut done_jobs = vec![];
+    let mut work = vec![];
+    for (i, p) in want {
+        let job = &ctx.jobs[*i];
+        match by_id.remove(&p.event) {
+            None => {
+                // Not ours to retry: the job names an event that does not exist.
+                outcomes.push((*i, Outcome::Skip));
+                tracing::error!(target: "integrations", event = %p.event, job = %job.job_id, "inbound event does not exist");
+            }
+            Some(ev)
+                if ev.status == PROCESSED
+                    || ev.status == IGNORED
+                    || ev.job_id != Some(job.job_id) =>
+            {
+                tracing::info!(target: "integrations", event = %p.event, job = %job.job_id, "event is not this job's to process");
+                done_jobs.push(job.job_id);
+                outcomes.push((*i, Outcome::Skip));
+            }
+            Some(ev) => work.push((*i, p.max_attempts, ev)),
+        }
+    }
+    work.sort_by(|(_, _, a), (_, _, b)| {
+        (
+            a.hospital_id,
+            &a.encounter_id,
+            a.occurred_at,
+            a.received_at,
+            a.id,
+        )
+            .cmp(&(
+                b.hospital_id,
+                &b.encounter_id,
+                b.occurred_at,
+                b.received_at,
+                b.id,
+            ))
+    });
+    let mut audits = vec![];
+    let mut looked = Lookups::default();
+    for (i, max_attempts, ev) in work {
+        let job = &ctx.jobs[i];
+        let attempt = job.attempt;
+        let sp = txn.begin().await?;
+        let applied = apply_with(&sp, clock, &ev, &mut looked).await;
+        let now = clock.now();
+        match applied {
+            Ok(d) => {
+                sp.commit().await?;
+                mark(
+                    &txn,
+                    ev.id,
+                    job.job_id,
+                    "status = $1, result = $2, error = NULL, processed_at = $3, attempts = $4, \
+                     mapped_event_code = $5, journey_instance_id = $6, stage_instance_id = $7, \
+                     updated_at = $3",
+                    vec![
+                        d.status.into(),
+                        d.result.clone().into(),
+                        now.into(),
+                        attempt.into(),
+                        d.mapped_event_code.clone().into(),
+                        d.journey_instance.into(),
+                        d.stage_instance.into(),
+                    ],
+                )
+                .await?;
+                audits.push((
+                    actor(&ev),
+                    AuditEntry::new(if d.status == PROCESSED {
+                        "inbound_event.processed"
+                    } else {
+                        "inbound_event.ignored"
+                    })
+                    .object("inbound_event", ev.id)
+                    .hospital(Some(ev.hospital_id))
+                    .details(json!({
+                        "result": d.result, "mapped_event_code": d.mapped_event_code,
+                        "stage_instance": d.stage_instance, "attempt": attempt,
+                    })),
+                ));
+                tracing::info!(
+                    target: "integrations",
+                    event = %ev.id, status = d.status, result = %d.result, attempt,
+                    "inbound event processed"
+                );
+                done_jobs.push(job.job_id);
+                outcomes.push((i, Outcome::Done));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                let dead = attempt >= max_attempts;
+                let status = if dead { DEAD } else { FAILED };
+                let msg = error_text(&e);
+                mark(
+                    &txn,
+                    ev.id,
+                    job.job_id,
+                    "status = $1, error = $2, attempts = $3, updated_at = $4",
+                    vec![
+                        status.into(),
+                        msg.clone().into(),
+                        attempt.into(),
+                        now.into(),
+                    ],
+                )
+                .await?;
+                audits.push((
+                    actor(&ev),
+                    AuditEntry::new("inbound_event.failed")
+                        .object("inbound_event", ev.id)
+                        .hospital(Some(ev.hospital_id))
+                        .details(json!({"error": msg, "attempt": attempt, "dead": dead})),
+                ));
+                tracing::warn!(
+                    target: "integrations",
+                    event = %ev.id, status, attempt, error = %msg,
+                    "inbound event failed"
+                );
+                outcomes.push((i, Outcome::Failed(msg)));
+            }
+        }
+    }
+    audit::record_many(&txn, clock, audits).await?;
+    ctx.complete(txn, &done_jobs).await?;
+    Ok(outcomes)
+}
+
 async fn mark<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
@@ -370,131 +657,4 @@ async fn mark<C: ConnectionTrait>(
         .execute_raw(stmt(conn.get_database_backend(), &sql, v))
         .await?
         .rows_affected())
-}
-
-/// The job handler.
-///
-/// # Errors
-/// [`JobError::Retry`] on a processing error (mirrored as FAILED, or DEAD on the last attempt);
-/// [`JobError::Permanent`] for a payload that is not ours.
-pub async fn run(ctx: &JobContext) -> Result<(), JobError> {
-    let p: ProcessPayload = ctx.payload()?;
-    let clock = ctx.clock.as_ref();
-    let now = clock.now();
-    // Visible while the job runs; a job superseded by a reprocess (another job id) does nothing.
-    let claimed = mark(
-        &ctx.db,
-        p.event,
-        ctx.job_id,
-        "status = $1, attempts = $2, updated_at = $3",
-        vec![PROCESSING.into(), ctx.attempt.into(), now.into()],
-    )
-    .await?;
-    if claimed == 0 {
-        tracing::info!(target: "integrations", event = %p.event, job = %ctx.job_id, "event is not this job's to process");
-        return Ok(());
-    }
-    let txn = ctx.begin().await?;
-    let ev = inbound_event::Entity::find_by_id(p.event)
-        .lock_exclusive()
-        .one(&txn)
-        .await?;
-    let Some(ev) = ev else {
-        txn.rollback().await?;
-        return Err(JobError::Permanent(anyhow::anyhow!(
-            "inbound event {} does not exist",
-            p.event
-        )));
-    };
-    if ev.status == PROCESSED || ev.status == IGNORED || ev.job_id != Some(ctx.job_id) {
-        return ctx.complete(txn).await;
-    }
-    match apply(&txn, clock, &ev).await {
-        Ok(d) => {
-            let now = clock.now();
-            let mut am = ev.clone().into_active_model();
-            am.status = Set(d.status.into());
-            am.result = Set(Some(d.result.clone()));
-            am.error = Set(None);
-            am.processed_at = Set(Some(now));
-            am.attempts = Set(ctx.attempt);
-            am.mapped_event_code = Set(d.mapped_event_code.clone());
-            am.journey_instance_id = Set(d.journey_instance);
-            am.stage_instance_id = Set(d.stage_instance);
-            am.updated_at = Set(now);
-            am.update(&txn).await?;
-            audit::record(
-                &txn,
-                clock,
-                &actor(&ev),
-                AuditEntry::new(if d.status == PROCESSED {
-                    "inbound_event.processed"
-                } else {
-                    "inbound_event.ignored"
-                })
-                .object("inbound_event", ev.id)
-                .hospital(Some(ev.hospital_id))
-                .details(json!({
-                    "result": d.result, "mapped_event_code": d.mapped_event_code,
-                    "stage_instance": d.stage_instance, "attempt": ctx.attempt,
-                })),
-            )
-            .await?;
-            ctx.complete(txn).await?;
-            tracing::info!(
-                target: "integrations",
-                event = %ev.id, status = d.status, result = %d.result, attempt = ctx.attempt,
-                "inbound event processed"
-            );
-            Ok(())
-        }
-        Err(e) => {
-            txn.rollback().await?;
-            let dead = ctx.attempt >= p.max_attempts;
-            let status = if dead { DEAD } else { FAILED };
-            let msg = match &e {
-                AppError::Internal(inner) => format!("{inner:#}"),
-                AppError::Unprocessable(m) => m.clone(),
-                other => format!("{other}: {}", other.body()),
-            };
-            let now = clock.now();
-            let recorded = async {
-                let txn = ctx.begin().await?;
-                mark(
-                    &txn,
-                    ev.id,
-                    ctx.job_id,
-                    "status = $1, error = $2, attempts = $3, updated_at = $4",
-                    vec![
-                        status.into(),
-                        msg.clone().into(),
-                        ctx.attempt.into(),
-                        now.into(),
-                    ],
-                )
-                .await?;
-                audit::record(
-                    &txn,
-                    clock,
-                    &actor(&ev),
-                    AuditEntry::new("inbound_event.failed")
-                        .object("inbound_event", ev.id)
-                        .hospital(Some(ev.hospital_id))
-                        .details(json!({"error": msg, "attempt": ctx.attempt, "dead": dead})),
-                )
-                .await?;
-                txn.commit().await
-            }
-            .await;
-            if let Err(db) = recorded {
-                tracing::error!(target: "integrations", event = %ev.id, error = %db, "could not record the failure");
-            }
-            tracing::warn!(
-                target: "integrations",
-                event = %ev.id, status, attempt = ctx.attempt, error = %msg,
-                "inbound event failed"
-            );
-            Err(JobError::Retry(anyhow::anyhow!("{msg}")))
-        }
-    }
 }
