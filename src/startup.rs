@@ -55,6 +55,12 @@ pub fn schedules() -> Vec<ScheduleDef> {
             payload: serde_json::json!({}),
         },
         ScheduleDef {
+            name: "surveys.sweep",
+            cron: "0 */15 * * * *",
+            job_kind: crate::apps::surveys::SWEEP_JOB,
+            payload: serde_json::json!({}),
+        },
+        ScheduleDef {
             name: "jobs.prune",
             cron: "0 30 23 * * *",
             job_kind: PRUNE_JOB,
@@ -77,7 +83,7 @@ struct PrunePayload {
 /// A kind registered twice.
 pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
-    let bus = EventBus::new();
+    let mut bus = EventBus::new();
     registry.register(
         audit::SEAL_JOB,
         handler_fn(|ctx| {
@@ -109,6 +115,7 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
         }),
     );
     crate::apps::integrations::register_jobs(&mut registry);
+    crate::apps::surveys::register_jobs(_state, &mut registry, &mut bus);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     bus.install(&mut registry);
     registry.validate()?;
@@ -249,6 +256,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::organizations::router())
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
+        .merge(crate::apps::surveys::router())
         .split_for_parts();
     let pages =
         crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());

@@ -5,3 +5,4 @@ pub mod accounts;
 pub mod integrations;
 pub mod journeys;
 pub mod organizations;
+pub mod surveys;

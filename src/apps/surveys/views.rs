@@ -1,0 +1,1 @@
+//! Console pages of surveys and the public form.
