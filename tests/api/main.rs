@@ -18,4 +18,5 @@ mod journeys;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;
+mod surveys;
 mod ui;
