@@ -242,8 +242,10 @@ pub fn ui_registry() -> UiRegistry {
     let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
+    crate::apps::surveys::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
+    reg.nav.insert(2, crate::apps::surveys::views::nav());
     reg
 }
 
@@ -258,13 +260,15 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::integrations::router())
         .merge(crate::apps::surveys::router())
         .split_for_parts();
-    let pages =
-        crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let pages = crate::apps::accounts::views::routes()
+        .merge(crate::apps::organizations::views::routes())
+        .merge(crate::apps::surveys::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .merge(console)
+        .merge(crate::apps::surveys::views::public_routes())
         .merge(
             SwaggerUi::new("/api/docs/")
                 .url("/api/schema/", openapi)

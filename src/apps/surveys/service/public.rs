@@ -89,11 +89,25 @@ fn limit(state: &AppState, ip: Option<&str>) -> AppResult<()> {
 /// # Errors
 /// 429 over the per-address rate; 404 invalid token; 410 answered or expired.
 pub async fn open(state: &AppState, ip: Option<&str>, raw: &str) -> AppResult<PublicSurvey> {
+    let (l, form) = page(state, ip, raw).await?;
+    form.ok_or_else(|| refuse(&l))
+}
+
+/// For the HTML page and the API alike: rate limit, look-up and — for an open link — the form, the
+/// first opening marking the instance OPENED.
+///
+/// # Errors
+/// 429 over the per-address rate; database errors.
+pub async fn page(
+    state: &AppState,
+    ip: Option<&str>,
+    raw: &str,
+) -> AppResult<(Lookup, Option<PublicSurvey>)> {
     limit(state, ip)?;
     let now = state.clock.now();
     let l = lookup(&state.db, now, raw).await?;
-    let Lookup::Open(m) = l else {
-        return Err(refuse(&l));
+    let Lookup::Open(m) = &l else {
+        return Ok((l, None));
     };
     if m.opened_at.is_none() {
         // Only the first opening writes; a concurrent second one changes nothing.
@@ -107,7 +121,8 @@ pub async fn open(state: &AppState, ip: Option<&str>, raw: &str) -> AppResult<Pu
             .exec(&state.db)
             .await?;
     }
-    form_of(&state.db, &m, OPENED).await
+    let form = form_of(&state.db, m, OPENED).await?;
+    Ok((l, Some(form)))
 }
 
 /// The form's content for an open instance (no write).
