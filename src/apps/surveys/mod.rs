@@ -9,6 +9,7 @@
 //!   the public form
 
 pub mod api;
+pub mod demo;
 pub mod engine;
 pub mod model;
 pub mod service;
