@@ -68,6 +68,8 @@ pub struct Config {
     pub survey_burst: u32,
     /// Processing attempts of an inbound event before it is DEAD.
     pub integration_max_attempts: i32,
+    /// Notification delivery backends (console by default).
+    pub notifications: crate::apps::notifications::config::NotifyConfig,
 }
 
 /// Where configuration values come from; the process environment in production, a map in tests.
@@ -257,6 +259,7 @@ impl Config {
             integration_max_attempts: parse_var(src, "PX360_INTEGRATION_MAX_ATTEMPTS", "5", |v| {
                 parse_range::<i32>(v, 1, 50)
             })?,
+            notifications: crate::apps::notifications::config::NotifyConfig::from_source(src)?,
         })
     }
 

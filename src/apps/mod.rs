@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod integrations;
 pub mod journeys;
+pub mod notifications;
 pub mod organizations;
 pub mod surveys;

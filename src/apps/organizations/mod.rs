@@ -24,6 +24,9 @@ pub use service::integration::{
     hospital_by_code, hospital_exists, merge_patients, patient_by_mrn, patient_in_hospital,
     physician_by_license, physician_in_hospital, sole_hospital, update_demographics,
 };
+pub use service::integration::{
+    PatientContact, hospital_names, patient_contact, patients_by_phone, set_patient_opt_out,
+};
 pub use wire::HospitalSettings;
 
 /// The module's routes, merged by `startup::router`.
@@ -55,54 +58,4 @@ pub fn trigger_enabled(settings: &HospitalSettings, trigger: &str) -> bool {
         .get(trigger)
         .copied()
         .unwrap_or(false)
-}
-
-/// How to reach a patient with a survey invitation.
-#[derive(Debug, Clone)]
-pub struct PatientContact {
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    /// `ar` or `en`.
-    pub language: String,
-    pub opt_out: bool,
-}
-
-/// A live patient's contact details and language (for survey invitations). No permission check.
-///
-/// # Errors
-/// Database errors.
-pub async fn patient_contact<C: ConnectionTrait>(
-    conn: &C,
-    patient: Uuid,
-) -> AppResult<Option<PatientContact>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    Ok(model::patient::Entity::find_by_id(patient)
-        .filter(model::patient::Column::DeletedAt.is_null())
-        .one(conn)
-        .await?
-        .map(|p| PatientContact {
-            phone: p.phone,
-            email: p.email,
-            language: if p.preferred_language == "en" {
-                "en".into()
-            } else {
-                "ar".into()
-            },
-            opt_out: p.opt_out,
-        }))
-}
-
-/// A hospital's English and Arabic names (for pages shown to patients). No permission check.
-///
-/// # Errors
-/// Database errors.
-pub async fn hospital_names<C: ConnectionTrait>(
-    conn: &C,
-    hospital: Uuid,
-) -> AppResult<Option<(String, String)>> {
-    use sea_orm::EntityTrait;
-    Ok(model::hospital::Entity::find_by_id(hospital)
-        .one(conn)
-        .await?
-        .map(|h| (h.name_en, h.name_ar)))
 }

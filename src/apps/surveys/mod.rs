@@ -98,7 +98,7 @@ pub fn register_jobs(state: &AppState, registry: &mut Registry, bus: &mut EventB
             Box::pin(async move {
                 let p: service::delivery::InvitePayload = ctx.payload()?;
                 let txn = ctx.begin().await?;
-                let sent = service::delivery::run_send(
+                service::delivery::run_send(
                     &txn,
                     ctx.clock.as_ref(),
                     secret.expose(),
@@ -107,11 +107,6 @@ pub fn register_jobs(state: &AppState, registry: &mut Registry, bus: &mut EventB
                 )
                 .await
                 .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
-                if let Some(out) = sent {
-                    service::delivery::deliver(&txn, ctx.clock.as_ref(), &out)
-                        .await
-                        .map_err(|e| JobError::Retry(anyhow::anyhow!("{e}")))?;
-                }
                 ctx.complete(txn).await
             })
         }),

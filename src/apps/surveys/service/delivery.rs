@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::audit;
 use super::templates::current_version;
 use crate::apps::journeys;
+use crate::apps::notifications::{self, Channel, Outgoing, Recipient};
 use crate::apps::organizations;
 use crate::apps::surveys::model::{
     CANCELLED, EXPIRED, FAILED, OPENED, PENDING, SENT, instance, template,
@@ -24,6 +25,7 @@ use crate::apps::surveys::token;
 use crate::platform::audit::Actor;
 use crate::platform::clock::Clock;
 use crate::platform::error::AppResult;
+use crate::platform::i18n::Lang;
 use crate::platform::ids::new_id;
 use crate::platform::jobs::{self, NewJob};
 
@@ -137,7 +139,10 @@ pub async fn create_instance<C: ConnectionTrait>(
         stage_code: n.stage_code,
         channel,
         recipient,
-        language: contact.map_or_else(|| "ar".to_string(), |c| c.language),
+        language: contact.map_or_else(
+            || "ar".to_string(),
+            |c| if c.preferred_language == "en" { "en".into() } else { "ar".into() },
+        ),
         token_hash: String::new(),
         status: if opted_out { CANCELLED } else { PENDING }.into(),
         scheduled_at: Some(send_at),
@@ -241,16 +246,18 @@ pub async fn on_stage_completed<C: ConnectionTrait>(
     ))
 }
 
-/// What sending needs: the link to put in the message.
-pub struct Outgoing {
+/// What one invitation job sent.
+pub struct Sent {
     pub instance: instance::Model,
-    pub link: String,
+    /// The NotificationLog row of the message.
+    pub notification_log: Uuid,
     pub send: Send,
 }
 
 /// Runs one invitation job: skips instances that can no longer be answered (and expires the overdue
-/// ones), fails those without a recipient, otherwise hands the message on and records the send.
-/// Returns what was sent, if anything.
+/// ones), fails those without a recipient, otherwise sends the message through notifications (in the
+/// caller's transaction) and records the send; a message notifications refuses (opted out, no
+/// address, channel off) marks a first invitation FAILED. Returns what was sent, if anything.
 ///
 /// # Errors
 /// Database errors.
@@ -260,7 +267,7 @@ pub async fn run_send<C: ConnectionTrait>(
     secret: &str,
     public_url: &str,
     p: &InvitePayload,
-) -> AppResult<Option<Outgoing>> {
+) -> AppResult<Option<Sent>> {
     let now = clock.now();
     let Some(m) = instance::Entity::find_by_id(p.survey_instance)
         .one(conn)
@@ -292,24 +299,61 @@ pub async fn run_send<C: ConnectionTrait>(
         public_url.trim_end_matches('/'),
         token::for_instance(secret, m.id)
     );
+    // The one send interface, in this job's transaction: the NotificationLog row and its delivery
+    // job exist exactly when this send is recorded (quiet hours and opt-out are applied there).
+    let template = match p.send {
+        Send::Reminder => "survey_reminder",
+        Send::Invitation | Send::Resend => "survey_invitation",
+    };
+    let recipient = match m.patient_id {
+        Some(patient) => Recipient::Patient(patient),
+        None => Recipient::Address(m.recipient.clone()),
+    };
+    let mut msg = Outgoing::new(template, recipient)
+        .hospital(m.hospital_id)
+        .var("survey_link", link.clone())
+        .related("survey_instance", m.id)
+        .language(if m.language == "en" { Lang::En } else { Lang::Ar });
+    if let Some(c) = Channel::parse(&m.channel) {
+        msg = msg.channel(c);
+    }
+    let queued = notifications::send(conn, clock, msg).await?;
+    let action = match p.send {
+        Send::Invitation => "survey_instance.sent",
+        Send::Reminder => "survey_instance.reminded",
+        Send::Resend => "survey_instance.resent",
+    };
     let mut am = m.clone().into_active_model();
+    am.updated_at = sea_orm::Set(now);
+    if p.send == Send::Reminder {
+        // One reminder only, whether or not the message could go out.
+        am.reminded_at = sea_orm::Set(Some(now));
+    }
+    if queued.is_suppressed() {
+        if m.status == PENDING {
+            am.status = sea_orm::Set(FAILED.into());
+        }
+        let saved = am.update(conn).await?;
+        audit(
+            conn,
+            clock,
+            &Actor::system(),
+            "survey_instance.failed",
+            saved.id,
+            saved.hospital_id,
+            json!({"send": p.send, "notification_log": queued.log_id, "reason": queued.reason}),
+        )
+        .await?;
+        return Ok(None);
+    }
     if m.status == PENDING || m.status == FAILED {
         am.status = sea_orm::Set(SENT.into());
     }
     if m.sent_at.is_none() {
         am.sent_at = sea_orm::Set(Some(now));
     }
-    if p.send == Send::Reminder {
-        am.reminded_at = sea_orm::Set(Some(now));
-    }
     am.send_count = sea_orm::Set(m.send_count + 1);
-    am.updated_at = sea_orm::Set(now);
     let saved = am.update(conn).await?;
-    let action = match p.send {
-        Send::Invitation => "survey_instance.sent",
-        Send::Reminder => "survey_instance.reminded",
-        Send::Resend => "survey_instance.resent",
-    };
     audit(
         conn,
         clock,
@@ -317,12 +361,12 @@ pub async fn run_send<C: ConnectionTrait>(
         action,
         saved.id,
         saved.hospital_id,
-        json!({"channel": saved.channel, "send_count": saved.send_count}),
+        json!({"channel": saved.channel, "send_count": saved.send_count, "notification_log": queued.log_id}),
     )
     .await?;
-    Ok(Some(Outgoing {
+    Ok(Some(Sent {
         instance: saved,
-        link,
+        notification_log: queued.log_id,
         send: p.send,
     }))
 }
@@ -430,26 +474,4 @@ pub async fn on_encounter_cancelled<C: ConnectionTrait>(
         set_status(conn, clock, &m, CANCELLED, "survey_instance.cancelled").await?;
     }
     Ok(n)
-}
-
-/// Hands one invitation to the notifications module, in the job's transaction.
-///
-/// # Errors
-/// Database errors.
-pub async fn deliver<C: ConnectionTrait>(
-    _conn: &C,
-    _clock: &dyn Clock,
-    out: &Outgoing,
-) -> AppResult<()> {
-    // Until the notifications module's `send` lands, the invitation is recorded only by this job, the
-    // SENT status and the audit row; the link is a credential and is never logged.
-    tracing::info!(
-        target: "notifications",
-        survey_instance = %out.instance.id,
-        channel = %out.instance.channel,
-        send = ?out.send,
-        link_len = out.link.len(),
-        "survey invitation handed over"
-    );
-    Ok(())
 }
