@@ -210,8 +210,31 @@ async fn an_opd_stage_completion_leads_to_a_sent_opened_answered_and_scored_surv
         1
     );
 
+    // The invitation is a NotificationLog row (template survey_invitation, in Arabic) whose body
+    // carries the link; that link is what opens the form.
+    let db = app.db();
+    let row = db
+        .query_one_raw(px360::platform::db::stmt(
+            db.get_database_backend(),
+            "SELECT body, template_code, language, channel FROM notification_logs \
+             WHERE related_type = 'survey_instance' AND related_id = $1",
+            vec![iid.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("a NotificationLog row for the invitation");
+    let body: String = row.try_get_by_index(0).unwrap();
+    let template_code: String = row.try_get_by_index(1).unwrap();
+    assert_eq!(template_code, "survey_invitation");
+    assert_eq!(row.try_get_by_index::<String>(2).unwrap(), "ar");
+    assert_eq!(row.try_get_by_index::<String>(3).unwrap(), "SMS");
+    let start = body.find("/s/").expect("a survey link in the message") + 3;
+    let tok: String = body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert_eq!(tok, link_token(&app, &i));
     // The link opens the form (OPENED); the token is stored only as its hash.
-    let tok = link_token(&app, &i);
     assert!(tok.len() <= 24);
     assert_eq!(
         count_where(&app, "SELECT COUNT(*) FROM survey_instances WHERE token_hash = $1", vec![tok.clone().into()]).await,
