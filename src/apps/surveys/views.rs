@@ -417,12 +417,21 @@ pub struct LogRow {
     pub actor: String,
 }
 
+pub struct NoticeRow {
+    pub at: String,
+    pub template: String,
+    pub channel: String,
+    pub status: String,
+    pub reason: String,
+}
+
 #[derive(Template)]
 #[template(path = "surveys/_instance_extra.html")]
 struct InstanceExtra<'a> {
     ctx: &'a Ctx,
     answers: Vec<AnswerRow>,
     logs: Vec<LogRow>,
+    notices: Vec<NoticeRow>,
     can_resend: bool,
     resend_action: String,
 }
@@ -495,6 +504,7 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
         ctx: &ui.ctx,
         answers: rows.into_iter().map(|(_, r)| r).collect(),
         logs,
+        notices: notices_of(&s, &ui, id).await?,
         can_resend,
         resend_action: format!("/surveys/instances/{id}/resend/"),
     }
@@ -540,6 +550,42 @@ async fn send_log(s: &AppState, ui: &Ui, id: Uuid) -> AppResult<Vec<LogRow>> {
                     action
                 },
                 actor: actor.unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// The NotificationLog rows of this survey (read-only; the notifications module has no look-up by
+/// related object yet, so this reads its log table directly).
+async fn notices_of(s: &AppState, ui: &Ui, id: Uuid) -> AppResult<Vec<NoticeRow>> {
+    use sea_orm::ConnectionTrait;
+    let db = &s.db;
+    let rows = db
+        .query_all_raw(crate::platform::db::stmt(
+            db.get_database_backend(),
+            "SELECT created_at, template_code, channel, status, reason FROM notification_logs \
+             WHERE related_type = 'survey_instance' AND related_id = $1 ORDER BY created_at",
+            vec![id.into()],
+        ))
+        .await?;
+    let choice = |v: String| {
+        let key = format!("choice.{v}");
+        if i18n::has(&key) {
+            ui.t(&key).to_string()
+        } else {
+            v
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let at: chrono::DateTime<chrono::Utc> = r.try_get_by_index(0).ok()?;
+            Some(NoticeRow {
+                at: ui.ctx.datetime(at),
+                template: r.try_get_by_index(1).ok()?,
+                channel: choice(r.try_get_by_index(2).ok()?),
+                status: choice(r.try_get_by_index(3).ok()?),
+                reason: r.try_get_by_index::<Option<String>>(4).ok()?.unwrap_or_default(),
             })
         })
         .collect())
