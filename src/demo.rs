@@ -524,7 +524,9 @@ async fn journeys_demo(
                     &format!("status=FAILED&hospital={h}&page_size=1"),
                 )
                 .map_err(app_err)?;
-                let failed = integ::list_events(state, admin, &q).await.map_err(app_err)?;
+                let failed = integ::list_events(state, admin, &q)
+                    .await
+                    .map_err(app_err)?;
                 if let Some(ev) = failed.results.first() {
                     integ::reprocess(state, admin, ev.id)
                         .await

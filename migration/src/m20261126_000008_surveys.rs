@@ -38,7 +38,11 @@ impl MigrationTrait for Migration {
                 .col(text("description").default(""))
                 .col(string("kind", 32))
                 .col(string("scoring_method", 16))
-                .col(ColumnDef::new(Alias::new("negative_threshold")).integer().null())
+                .col(
+                    ColumnDef::new(Alias::new("negative_threshold"))
+                        .integer()
+                        .null(),
+                )
                 .col(boolean("active", true))
                 .col(c)
                 .col(u)
@@ -155,12 +159,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            ("ix_survey_instances_hospital", &["hospital_id", "created_at"][..]),
+            (
+                "ix_survey_instances_hospital",
+                &["hospital_id", "created_at"][..],
+            ),
             ("ix_survey_instances_status", &["status", "sent_at"][..]),
             ("ix_survey_instances_journey", &["journey_instance_id"][..]),
             ("ix_survey_instances_template", &["survey_template_id"][..]),
         ] {
-            m.create_index(index("survey_instances", name, cols)).await?;
+            m.create_index(index("survey_instances", name, cols))
+                .await?;
         }
 
         m.create_table(

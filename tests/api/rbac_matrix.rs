@@ -151,7 +151,12 @@ async fn survey_rows(
     by: &mut BTreeMap<&'static str, Uuid>,
 ) {
     let now = app.clock.now();
-    let (t, q, i, r) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (t, q, i, r) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
     exec(app, "INSERT INTO survey_templates (id, hospital_id, family_id, version, name_en, name_ar, description, kind, scoring_method, active, created_at, updated_at) \
          VALUES ($1, $2, $1, 1, $3, 'استبيان', '', 'STAGE', 'AVERAGE', $4, $5, $5)",
         vec![t.into(), h.into(), format!("Survey {n}").into(), true.into(), now.into()]).await;

@@ -17,7 +17,13 @@ use crate::helpers::factory::{self, exec};
 use crate::helpers::{TestApp, spawn_app};
 use crate::integrations::{OPD_STAGES, Site, event, get, post, site, template};
 
-async fn send(app: &TestApp, method: &str, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let url = app.url(path);
     let r = match method {
         "patch" => app.client.patch(url),
@@ -37,7 +43,11 @@ async fn send(app: &TestApp, method: &str, path: &str, token: &str, body: Value)
 async fn count_where(app: &TestApp, sql: &str, values: Vec<DbValue>) -> i64 {
     let db = app.db();
     let row = db
-        .query_one_raw(px360::platform::db::stmt(db.get_database_backend(), sql, values))
+        .query_one_raw(px360::platform::db::stmt(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -188,9 +198,10 @@ async fn an_opd_stage_completion_leads_to_a_sent_opened_answered_and_scored_surv
 
     // The same stage never gets a second survey (the subscriber is idempotent).
     let si: Uuid = inst["stage_instance"].as_str().unwrap().parse().unwrap();
-    let again = delivery::on_stage_completed(app.db(), &app.clock, app.state.keys.secret.expose(), si)
-        .await
-        .unwrap();
+    let again =
+        delivery::on_stage_completed(app.db(), &app.clock, app.state.keys.secret.expose(), si)
+            .await
+            .unwrap();
     assert!(again.is_none());
 
     // Not sent before the stage's 2 h delay; sent after it, and audited.
@@ -237,7 +248,12 @@ async fn an_opd_stage_completion_leads_to_a_sent_opened_answered_and_scored_surv
     // The link opens the form (OPENED); the token is stored only as its hash.
     assert!(tok.len() <= 24);
     assert_eq!(
-        count_where(&app, "SELECT COUNT(*) FROM survey_instances WHERE token_hash = $1", vec![tok.clone().into()]).await,
+        count_where(
+            &app,
+            "SELECT COUNT(*) FROM survey_instances WHERE token_hash = $1",
+            vec![tok.clone().into()]
+        )
+        .await,
         0
     );
     let (st, form) = public_get(&app, &tok).await;
@@ -261,7 +277,12 @@ async fn an_opd_stage_completion_leads_to_a_sent_opened_answered_and_scored_surv
     assert_eq!(i["status"], "COMPLETED");
     assert_eq!(i["score"], json!(0.0));
     assert_eq!(i["is_negative"], true);
-    let answers = get(&app, &format!("/api/surveys/responses/?survey_instance={id}"), &s.token).await;
+    let answers = get(
+        &app,
+        &format!("/api/surveys/responses/?survey_instance={id}"),
+        &s.token,
+    )
+    .await;
     assert_eq!(answers["count"], 4);
     // The outbox holds SurveyCompleted and SurveyScoredNegative for this instance.
     for ty in ["SurveyCompleted", "SurveyScoredNegative"] {
@@ -289,7 +310,15 @@ async fn an_opd_stage_completion_leads_to_a_sent_opened_answered_and_scored_surv
     let (st, b) = public_get(&app, &altered).await;
     assert_eq!(st, 404);
     assert_eq!(b, json!({"detail": "Not found."}));
-    assert_eq!(answers["count"], get(&app, &format!("/api/surveys/responses/?survey_instance={id}"), &s.token).await["count"]);
+    assert_eq!(
+        answers["count"],
+        get(
+            &app,
+            &format!("/api/surveys/responses/?survey_instance={id}"),
+            &s.token
+        )
+        .await["count"]
+    );
 }
 
 #[tokio::test]
@@ -310,9 +339,18 @@ async fn bad_answers_are_refused_per_question_and_nothing_is_saved() {
     )
     .await;
     assert_eq!(st, 400, "{e}");
-    assert!(e[q[0].to_string()][0].as_str().unwrap().contains("1 to 5"), "{e}");
-    assert!(e[q[1].to_string()][0].as_str().unwrap().contains("answer"), "{e}");
-    assert!(e[q[2].to_string()][0].as_str().unwrap().contains("options"), "{e}");
+    assert!(
+        e[q[0].to_string()][0].as_str().unwrap().contains("1 to 5"),
+        "{e}"
+    );
+    assert!(
+        e[q[1].to_string()][0].as_str().unwrap().contains("answer"),
+        "{e}"
+    );
+    assert!(
+        e[q[2].to_string()][0].as_str().unwrap().contains("options"),
+        "{e}"
+    );
     assert!(e[&unknown][0].as_str().unwrap().contains("not part"), "{e}");
     // A valid high rating hides the follow-up: answering it is refused too.
     let (st, e) = public_submit(
@@ -322,9 +360,23 @@ async fn bad_answers_are_refused_per_question_and_nothing_is_saved() {
     )
     .await;
     assert_eq!(st, 400);
-    assert!(e[q[3].to_string()][0].as_str().unwrap().contains("not shown"), "{e}");
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM survey_responses").await, 0);
-    let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    assert!(
+        e[q[3].to_string()][0]
+            .as_str()
+            .unwrap()
+            .contains("not shown"),
+        "{e}"
+    );
+    assert_eq!(
+        factory::count(&app, "SELECT COUNT(*) FROM survey_responses").await,
+        0
+    );
+    let i = get(
+        &app,
+        &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_ne!(i["status"], "COMPLETED");
     // The same answers without the hidden one: 100 → not negative.
     let (st, _) = public_submit(
@@ -334,7 +386,12 @@ async fn bad_answers_are_refused_per_question_and_nothing_is_saved() {
     )
     .await;
     assert_eq!(st, 200);
-    let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["score"], json!(100.0));
     assert_eq!(i["is_negative"], false);
 }
@@ -353,13 +410,23 @@ async fn an_expired_link_is_gone_and_nothing_changes() {
     assert_eq!(st, 410, "{b}");
     let (st, _) = public_submit(&app, &tok, json!({q[0].to_string(): 5})).await;
     assert_eq!(st, 410);
-    let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["status"], "PENDING");
     assert!(i["opened_at"].is_null());
     // The sweep then marks it EXPIRED; the invitation job finds nothing to send.
     delivery::sweep(app.db(), &app.clock).await.unwrap();
     app.run_jobs().await;
-    let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["status"], "EXPIRED");
     assert_eq!(i["send_count"], 0);
 }
@@ -388,7 +455,10 @@ async fn one_reminder_goes_to_non_responders_and_a_resend_is_logged() {
         };
         answers.insert(q["id"].as_str().unwrap().into(), v);
     }
-    assert_eq!(public_submit(&app, &btok, Value::Object(answers)).await.0, 200);
+    assert_eq!(
+        public_submit(&app, &btok, Value::Object(answers)).await.0,
+        200
+    );
     // Default setting: 3 days. Nothing after 2 days; one reminder for A after 3, never a second.
     app.clock.advance(chrono::Duration::days(2));
     s.token = factory::token(&app, s.admin);
@@ -411,13 +481,40 @@ async fn one_reminder_goes_to_non_responders_and_a_resend_is_logged() {
     assert_eq!(bi["send_count"], 1);
     assert!(bi["reminded_at"].is_null());
     // Staff resend: audited, sent, counted; refused once answered.
-    let (st, r) = post(&app, &format!("{}resend/", path(&a)), &s.token, json!({"note": "patient asked"})).await;
+    let (st, r) = post(
+        &app,
+        &format!("{}resend/", path(&a)),
+        &s.token,
+        json!({"note": "patient asked"}),
+    )
+    .await;
     assert_eq!(st, 202, "{r}");
     app.run_jobs().await;
     assert_eq!(get(&app, &path(&a), &s.token).await["send_count"], 3);
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.resend_requested'").await, 1);
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.resent'").await, 1);
-    assert_eq!(factory::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.reminded'").await, 1);
+    assert_eq!(
+        factory::count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.resend_requested'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        factory::count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.resent'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        factory::count(
+            &app,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'survey_instance.reminded'"
+        )
+        .await,
+        1
+    );
     let (st, e) = post(&app, &format!("{}resend/", path(&b)), &s.token, json!({})).await;
     assert_eq!(st, 400, "{e}");
     // A viewer may not resend.
@@ -440,7 +537,9 @@ async fn a_cancelled_encounter_cancels_invitations_not_yet_sent() {
         EncounterCancelled {
             hospital: s.hospital,
             encounter_id: "ENC6".into(),
-            journey_instance: inst["journey_instance"].as_str().map(|j| j.parse().unwrap()),
+            journey_instance: inst["journey_instance"]
+                .as_str()
+                .map(|j| j.parse().unwrap()),
         },
     )
     .await
@@ -450,7 +549,12 @@ async fn a_cancelled_encounter_cancels_invitations_not_yet_sent() {
     app.clock.advance(chrono::Duration::hours(3));
     s.token = factory::token(&app, s.admin);
     app.run_jobs().await;
-    let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
+    let i = get(
+        &app,
+        &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+        &s.token,
+    )
+    .await;
     assert_eq!(i["status"], "CANCELLED");
     assert_eq!(i["send_count"], 0);
     let (st, _) = public_get(&app, &link_token(&app, &inst)).await;
@@ -463,12 +567,26 @@ async fn editing_a_template_in_use_creates_a_version_and_old_answers_keep_their_
     let s = site(&app, "HH-RUH").await;
     let (tid, q) = consult_template(&app, &s, "AVERAGE").await;
     // Not in use yet: edits stay on the same version.
-    let (st, t) = send(&app, "patch", &format!("/api/surveys/templates/{tid}/"), &s.token, json!({"negative_threshold": 70})).await;
+    let (st, t) = send(
+        &app,
+        "patch",
+        &format!("/api/surveys/templates/{tid}/"),
+        &s.token,
+        json!({"negative_threshold": 70}),
+    )
+    .await;
     assert_eq!(st, 200, "{t}");
     assert_eq!(t["version"], 1);
     bind(&app, &s, tid).await;
     let inst = completed_stage_survey(&app, &s, "ENC7").await;
-    let (st, nq) = send(&app, "patch", &format!("/api/surveys/questions/{}/", q[0]), &s.token, json!({"text_en": "Rate your doctor"})).await;
+    let (st, nq) = send(
+        &app,
+        "patch",
+        &format!("/api/surveys/questions/{}/", q[0]),
+        &s.token,
+        json!({"text_en": "Rate your doctor"}),
+    )
+    .await;
     assert_eq!(st, 200, "{nq}");
     assert_ne!(nq["id"], json!(q[0]));
     let new_t = nq["survey_template"].as_str().unwrap().to_string();
@@ -490,9 +608,14 @@ async fn editing_a_template_in_use_creates_a_version_and_old_answers_keep_their_
     let inst2 = completed_stage_survey(&app, &s, "ENC8").await;
     assert_eq!(inst2["survey_template"], json!(new_t));
     // Bad branch JSON is refused with a message.
-    let (st, e) = post(&app, "/api/surveys/questions/", &s.token,
+    let (st, e) = post(
+        &app,
+        "/api/surveys/questions/",
+        &s.token,
         json!({"survey_template": new_t, "order": 0, "question_type": "TEXT", "text_en": "x",
-               "branch": {"question": nq["id"], "op": "lte", "value": 2}})).await;
+               "branch": {"question": nq["id"], "op": "lte", "value": 2}}),
+    )
+    .await;
     assert_eq!(st, 400);
     assert!(e["branch"][0].as_str().unwrap().contains("earlier"), "{e}");
     let (st, e) = post(&app, "/api/surveys/questions/", &s.token,
@@ -515,10 +638,23 @@ async fn nps_surveys_score_the_answer_physicians_see_their_own_and_analytics_agg
     let mut scores = vec![];
     for (n, v) in [10, 9, 8, 7, 6, 0].into_iter().enumerate() {
         let inst = completed_stage_survey(&app, &s, &format!("N{n}")).await;
-        let (st, b) = public_submit(&app, &link_token(&app, &inst), json!({q["id"].as_str().unwrap(): v})).await;
+        let (st, b) = public_submit(
+            &app,
+            &link_token(&app, &inst),
+            json!({q["id"].as_str().unwrap(): v}),
+        )
+        .await;
         assert_eq!(st, 200, "{b}");
-        let i = get(&app, &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()), &s.token).await;
-        scores.push((i["score"].as_f64().unwrap(), i["is_negative"].as_bool().unwrap()));
+        let i = get(
+            &app,
+            &format!("/api/surveys/instances/{}/", inst["id"].as_str().unwrap()),
+            &s.token,
+        )
+        .await;
+        scores.push((
+            i["score"].as_f64().unwrap(),
+            i["is_negative"].as_bool().unwrap(),
+        ));
     }
     assert_eq!(scores[4], (6.0, true), "a 6 is a detractor");
     assert_eq!(scores[3], (7.0, false));
@@ -534,16 +670,30 @@ async fn nps_surveys_score_the_answer_physicians_see_their_own_and_analytics_agg
 
     // A physician sees the surveys linked to them, not another physician's.
     let (pu, ptoken) = factory::user(&app, Role::Physician, Some(s.hospital), None).await;
-    exec(&app, "UPDATE physicians SET user_id = $1 WHERE id = $2", vec![pu.into(), s.physician.into()]).await;
+    exec(
+        &app,
+        "UPDATE physicians SET user_id = $1 WHERE id = $2",
+        vec![pu.into(), s.physician.into()],
+    )
+    .await;
     let mine = get(&app, "/api/surveys/instances/", &ptoken).await;
     assert_eq!(mine["count"], 6);
-    assert!(mine["results"][0]["patient"].is_null(), "physicians do not see patient links");
+    assert!(
+        mine["results"][0]["patient"].is_null(),
+        "physicians do not see patient links"
+    );
     let (ou, otoken) = factory::user(&app, Role::Physician, Some(s.hospital), None).await;
     let other = Uuid::now_v7();
     exec(&app, "INSERT INTO physicians (id, hospital_id, department_id, license_number, first_name_en, last_name_en, \
          first_name_ar, last_name_ar, specialty, active, user_id, created_at, updated_at) \
          VALUES ($1, $2, $3, 'PHY002', 'Sara', 'Ali', 'سارة', 'علي', 'ENT', $4, $5, $6, $6)",
         vec![other.into(), s.hospital.into(), s.department.into(), true.into(), ou.into(), app.clock.now().into()]).await;
-    assert_eq!(get(&app, "/api/surveys/instances/", &otoken).await["count"], 0);
-    assert_eq!(get(&app, "/api/surveys/analytics/", &otoken).await["completed"], 0);
+    assert_eq!(
+        get(&app, "/api/surveys/instances/", &otoken).await["count"],
+        0
+    );
+    assert_eq!(
+        get(&app, "/api/surveys/analytics/", &otoken).await["completed"],
+        0
+    );
 }

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use super::service::analytics::{self, AnalyticsOut};
 use super::service::{Mode, instances, public, questions, templates};
 use super::wire::{
-    InstanceOut, PublicSurvey, QuestionIn, QuestionOut, ResendIn, ResponseOut, SubmitIn,
-    SubmitOut, TemplateIn, TemplateOut,
+    InstanceOut, PublicSurvey, QuestionIn, QuestionOut, ResendIn, ResponseOut, SubmitIn, SubmitOut,
+    TemplateIn, TemplateOut,
 };
 use crate::apps::organizations::service::path_id;
 use crate::platform::auth::{Auth, client_ip};

@@ -101,8 +101,10 @@ async fn template(
     let t = templates::create(
         state,
         admin,
-        body(json!({"hospital": hospital, "name_en": en, "name_ar": ar, "kind": "STAGE",
-                    "scoring_method": method, "active": true}))?,
+        body(
+            json!({"hospital": hospital, "name_en": en, "name_ar": ar, "kind": "STAGE",
+                    "scoring_method": method, "active": true}),
+        )?,
     )
     .await
     .map_err(app_err)?;
@@ -198,7 +200,13 @@ pub async fn answer(state: &AppState, clock: &TestClock, hospital: Uuid) -> anyh
                     json!(best.map(|c| c.value.clone()))
                 }
                 "MULTIPLE_CHOICE" if p > 0.5 => {
-                    json!(q.choices.iter().take(1 + n % 2).map(|c| c.value.clone()).collect::<Vec<_>>())
+                    json!(
+                        q.choices
+                            .iter()
+                            .take(1 + n % 2)
+                            .map(|c| c.value.clone())
+                            .collect::<Vec<_>>()
+                    )
                 }
                 "TEXT" if q.required || p < 0.4 => {
                     let list = if m.language == "ar" {

@@ -257,7 +257,10 @@ pub fn check_answer(q: &Q, v: &Value) -> Result<Option<Answer>, String> {
             }
             // Several choices score as the mean of their declared scores.
             let score = picked.iter().map(|c| c.score).sum::<f64>() / picked.len() as f64;
-            let values: Vec<Value> = picked.iter().map(|c| Value::from(c.value.clone())).collect();
+            let values: Vec<Value> = picked
+                .iter()
+                .map(|c| Value::from(c.value.clone()))
+                .collect();
             let text = picked
                 .iter()
                 .map(|c| c.value.as_str())
@@ -473,7 +476,9 @@ mod tests {
         let mut c = q(1, "MULTIPLE_CHOICE");
         c.choices = choices();
         assert!(check_answer(&c, &json!(["clean", "shiny"])).is_err());
-        let a = check_answer(&c, &json!(["clean", "dirty"])).unwrap().unwrap();
+        let a = check_answer(&c, &json!(["clean", "dirty"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(a.score, Some(50.0));
     }
 

@@ -226,7 +226,11 @@ impl Ops for QuestionOps {
 
 fn questions() -> ResourceDef {
     let mut detail = vec![
-        Col::new("survey_template", "survey.template", Kind::Ref("survey_template")),
+        Col::new(
+            "survey_template",
+            "survey.template",
+            Kind::Ref("survey_template"),
+        ),
         Col::new("order", "survey.order", Kind::Number),
         Col::new("question_type", "survey.question_type", Kind::Choice),
         Col::new("text_en", "survey.text_en", Kind::Text),
@@ -249,7 +253,11 @@ fn questions() -> ResourceDef {
             Col::new("text", "survey.text", Kind::Bilingual),
             Col::new("question_type", "survey.question_type", Kind::Choice),
             Col::new("required", "survey.required", Kind::Bool),
-            Col::new("survey_template", "survey.template", Kind::Ref("survey_template")),
+            Col::new(
+                "survey_template",
+                "survey.template",
+                Kind::Ref("survey_template"),
+            ),
             Col::new("weight", "survey.weight", Kind::Number).optional(),
         ],
         filters: vec![
@@ -272,7 +280,15 @@ fn questions() -> ResourceDef {
             )
             .required()
             .create_only(),
-            Field::new("order", "survey.order", Input::Number { min: 0, max: 10_000 }).required(),
+            Field::new(
+                "order",
+                "survey.order",
+                Input::Number {
+                    min: 0,
+                    max: 10_000,
+                },
+            )
+            .required(),
             Field::new(
                 "question_type",
                 "survey.question_type",
@@ -282,8 +298,12 @@ fn questions() -> ResourceDef {
             Field::new("text_en", "survey.text_en", Input::Text { max: 1000 }).required(),
             Field::new("text_ar", "survey.text_ar", Input::Text { max: 1000 }),
             Field::new("required", "survey.required", Input::Checkbox),
-            Field::new("weight", "survey.weight", Input::Number { min: 0, max: 100 })
-                .help("survey.weight_help"),
+            Field::new(
+                "weight",
+                "survey.weight",
+                Input::Number { min: 0, max: 100 },
+            )
+            .help("survey.weight_help"),
             Field::new("choices", "survey.choices", Input::TextArea).help("survey.choices_help"),
             Field::new("branch", "survey.branch", Input::TextArea).help("survey.branch_help"),
         ],
@@ -328,7 +348,11 @@ impl Ops for InstanceOps {
 fn instances_def() -> ResourceDef {
     let detail = vec![
         Col::new("status", "survey.status", Kind::Choice),
-        Col::new("survey_template", "survey.template", Kind::Ref("survey_template")),
+        Col::new(
+            "survey_template",
+            "survey.template",
+            Kind::Ref("survey_template"),
+        ),
         Col::new("hospital", "org.hospital", Kind::Ref("hospital")),
         Col::new("department", "org.department", Kind::Ref("department")),
         Col::new("physician", "org.physician", Kind::Ref("physician")),
@@ -457,9 +481,9 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
                 .map(|q| ui.ctx.pick(&q.text_en, &q.text_ar).to_string())
                 .unwrap_or_default();
             let answer = match (q.map(|q| q.question_type.as_str()), &a.value) {
-                (Some("YES_NO"), Value::Bool(b)) => {
-                    ui.t(if *b { "common.yes" } else { "common.no" }).to_string()
-                }
+                (Some("YES_NO"), Value::Bool(b)) => ui
+                    .t(if *b { "common.yes" } else { "common.no" })
+                    .to_string(),
                 (Some("SINGLE_CHOICE" | "MULTIPLE_CHOICE"), _) => {
                     let choices: Vec<super::engine::Choice> = q
                         .map(|q| serde_json::from_value(q.choices.clone()).unwrap_or_default())
@@ -496,10 +520,7 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
     let logs = send_log(&s, &ui, id).await?;
     let can_resend = ui.p.can(Resource::Surveys, Operation::Transition)
         && ["PENDING", "SENT", "OPENED", "FAILED"].contains(&inst.status.as_str());
-    let d = s
-        .ui
-        .find("surveys/instances")
-        .ok_or(AppError::NotFound)?;
+    let d = s.ui.find("surveys/instances").ok_or(AppError::NotFound)?;
     let extra = InstanceExtra {
         ctx: &ui.ctx,
         answers: rows.into_iter().map(|(_, r)| r).collect(),
@@ -585,7 +606,10 @@ async fn notices_of(s: &AppState, ui: &Ui, id: Uuid) -> AppResult<Vec<NoticeRow>
                 template: r.try_get_by_index(1).ok()?,
                 channel: choice(r.try_get_by_index(2).ok()?),
                 status: choice(r.try_get_by_index(3).ok()?),
-                reason: r.try_get_by_index::<Option<String>>(4).ok()?.unwrap_or_default(),
+                reason: r
+                    .try_get_by_index::<Option<String>>(4)
+                    .ok()?
+                    .unwrap_or_default(),
             })
         })
         .collect())
@@ -676,7 +700,12 @@ async fn analytics_page(
     Query(f): Query<AnalyticsQuery>,
 ) -> UiResult {
     ui.p.require(Resource::Surveys, Operation::View)?;
-    let days: i64 = f.days.parse().ok().filter(|d| (1..=730).contains(d)).unwrap_or(90);
+    let days: i64 = f
+        .days
+        .parse()
+        .ok()
+        .filter(|d| (1..=730).contains(d))
+        .unwrap_or(90);
     let since = (s.clock.now() - chrono::Duration::days(days)).date_naive();
     let query = {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -694,7 +723,9 @@ async fn analytics_page(
     let lang = ui.lang();
     let refs = |k: &str| s.ui.refs.get(k).cloned();
     let ids = |b: &[analytics::Bucket]| -> Vec<Uuid> {
-        b.iter().filter_map(|x| Uuid::parse_str(&x.key).ok()).collect()
+        b.iter()
+            .filter_map(|x| Uuid::parse_str(&x.key).ok())
+            .collect()
     };
     let mut labels: HashMap<Uuid, String> = HashMap::new();
     for (src, list) in [

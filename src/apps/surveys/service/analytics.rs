@@ -89,7 +89,10 @@ async fn grouped(
         .column_as(kt.clone(), "kt")
         .column_as(Expr::col(instance::Column::SurveyTemplateId), "t")
         .column_as(Expr::col(instance::Column::Id).count(), "n")
-        .column_as(Expr::from(Func::sum(Expr::col(instance::Column::Score))), "s")
+        .column_as(
+            Expr::from(Func::sum(Expr::col(instance::Column::Score))),
+            "s",
+        )
         .column_as(Expr::from(Func::sum(neg)), "neg")
         .group_by(Expr::col(ku))
         .group_by(kt)

@@ -141,7 +141,13 @@ pub async fn create_instance<C: ConnectionTrait>(
         recipient,
         language: contact.map_or_else(
             || "ar".to_string(),
-            |c| if c.preferred_language == "en" { "en".into() } else { "ar".into() },
+            |c| {
+                if c.preferred_language == "en" {
+                    "en".into()
+                } else {
+                    "ar".into()
+                }
+            },
         ),
         token_hash: String::new(),
         status: if opted_out { CANCELLED } else { PENDING }.into(),
@@ -313,7 +319,11 @@ pub async fn run_send<C: ConnectionTrait>(
         .hospital(m.hospital_id)
         .var("survey_link", link.clone())
         .related("survey_instance", m.id)
-        .language(if m.language == "en" { Lang::En } else { Lang::Ar });
+        .language(if m.language == "en" {
+            Lang::En
+        } else {
+            Lang::Ar
+        });
     if let Some(c) = Channel::parse(&m.channel) {
         msg = msg.channel(c);
     }

@@ -128,10 +128,7 @@ pub async fn resend(
         if ![PENDING, SENT, OPENED, FAILED].contains(&m.status.as_str()) {
             return Err(AppError::field(
                 "status",
-                format!(
-                    "A {} survey cannot be sent again.",
-                    m.status.to_lowercase()
-                ),
+                format!("A {} survey cannot be sent again.", m.status.to_lowercase()),
             ));
         }
         if m.expires_at <= state.clock.now() {

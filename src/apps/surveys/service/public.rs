@@ -33,9 +33,13 @@ pub enum Lookup {
     /// Matches nothing (or was never a token).
     Invalid,
     /// Already answered.
-    Answered { language: String },
+    Answered {
+        language: String,
+    },
     /// Past its date, or cancelled.
-    Expired { language: String },
+    Expired {
+        language: String,
+    },
     Open(Box<instance::Model>),
 }
 

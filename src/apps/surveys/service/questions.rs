@@ -163,11 +163,7 @@ fn check(form: &mut Form, m: &question::Model, others: &[question::Model]) {
             .clone()
             .and_then(|b| serde_json::from_value::<Branch>(b).ok())
     {
-        let qs: Vec<Q> = others
-            .iter()
-            .filter(|o| o.id != m.id)
-            .map(to_q)
-            .collect();
+        let qs: Vec<Q> = others.iter().filter(|o| o.id != m.id).map(to_q).collect();
         if let Err(e) = engine::check_branch(&b, m.question_order, &qs) {
             form.add("branch", e);
         }
