@@ -63,6 +63,9 @@ pub struct Config {
     /// Inbound events per API key (or user) per minute, and how many may arrive at once.
     pub intake_rate_per_minute: u32,
     pub intake_burst: u32,
+    /// Public survey form requests per client address (PX360_SURVEY_RATE_PER_MINUTE / _BURST).
+    pub survey_rate_per_minute: u32,
+    pub survey_burst: u32,
     /// Processing attempts of an inbound event before it is DEAD.
     pub integration_max_attempts: i32,
     /// Notification delivery backends (console by default).
@@ -244,6 +247,13 @@ impl Config {
                 |v| parse_range::<u32>(v, 1, 100_000_000),
             )?,
             intake_burst: parse_var(src, "PX360_INTAKE_BURST", "20000", |v| {
+                parse_range::<u32>(v, 1, 10_000_000)
+            })?,
+            // Per client address: enough for a family behind one NAT, not for guessing tokens.
+            survey_rate_per_minute: parse_var(src, "PX360_SURVEY_RATE_PER_MINUTE", "120", |v| {
+                parse_range::<u32>(v, 1, 100_000_000)
+            })?,
+            survey_burst: parse_var(src, "PX360_SURVEY_BURST", "60", |v| {
                 parse_range::<u32>(v, 1, 10_000_000)
             })?,
             integration_max_attempts: parse_var(src, "PX360_INTEGRATION_MAX_ATTEMPTS", "5", |v| {

@@ -296,7 +296,14 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
     .map_err(app_err)?;
     for (n, code) in ["RUH", "JED"].into_iter().enumerate() {
         let first_patient = u32::try_from(n).unwrap_or(0) * 60 + 1;
-        journeys_demo(&state, &clock, &admin, code, first_patient, now).await?;
+        let h = crate::apps::organizations::hospital_by_code(&state.db, code)
+            .await
+            .map_err(app_err)?
+            .context("demo hospital")?;
+        let surveys = crate::apps::surveys::demo::templates_for(&state, &admin, h).await?;
+        journeys_demo(&state, &clock, &admin, code, first_patient, now, &surveys).await?;
+        clock.set(now);
+        crate::apps::surveys::demo::answer(&state, &clock, h).await?;
     }
     crate::apps::notifications::demo::seed(&state, &clock, now).await?;
     Ok(DemoLogins {
@@ -358,6 +365,7 @@ async fn journeys_demo(
     code: &str,
     first_patient: u32,
     now: chrono::DateTime<chrono::Utc>,
+    surveys: &std::collections::HashMap<String, Uuid>,
 ) -> anyhow::Result<()> {
     use crate::apps::integrations::service::{admin as integ, channels, intake};
     use crate::apps::journeys::service::{stages, templates};
@@ -382,7 +390,8 @@ async fn journeys_demo(
         for (i, (scode, en, ar, trigger)) in list.iter().enumerate() {
             stages::create(state, admin, parse(json!({"journey_template": t.id, "code": scode, "name_en": en,
                 "name_ar": ar, "order": (i + 1) * 10, "trigger_event_code": trigger, "auto_send_survey": true,
-                "survey_delay_hours": if jt == "INPATIENT" { 24 } else { 2 }, "requires_physician": i == 0}))?)
+                "survey_delay_hours": if jt == "INPATIENT" { 24 } else { 2 }, "requires_physician": i == 0,
+                "survey_template": surveys.get(*scode)}))?)
             .await
             .map_err(app_err)?;
         }

@@ -55,6 +55,12 @@ pub fn schedules() -> Vec<ScheduleDef> {
             payload: serde_json::json!({}),
         },
         ScheduleDef {
+            name: "surveys.sweep",
+            cron: "0 */15 * * * *",
+            job_kind: crate::apps::surveys::SWEEP_JOB,
+            payload: serde_json::json!({}),
+        },
+        ScheduleDef {
             name: "jobs.prune",
             cron: "0 30 23 * * *",
             job_kind: PRUNE_JOB,
@@ -77,7 +83,7 @@ struct PrunePayload {
 /// A kind registered twice.
 pub fn job_registry(state: &AppState) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
-    let bus = EventBus::new();
+    let mut bus = EventBus::new();
     registry.register(
         audit::SEAL_JOB,
         handler_fn(|ctx| {
@@ -109,6 +115,7 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<Registry> {
         }),
     );
     crate::apps::integrations::register_jobs(&mut registry);
+    crate::apps::surveys::register_jobs(state, &mut registry, &mut bus);
     crate::apps::notifications::register_jobs(&mut registry, state);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     bus.install(&mut registry);
@@ -290,11 +297,13 @@ pub fn ui_registry() -> UiRegistry {
     let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
+    crate::apps::surveys::views::register(&mut reg);
     crate::apps::journeys::views::register(&mut reg);
     crate::apps::integrations::views::register(&mut reg);
     crate::apps::notifications::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
+    reg.nav.insert(2, crate::apps::surveys::views::nav());
     reg
 }
 
@@ -308,17 +317,20 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
         .merge(crate::apps::notifications::router())
+        .merge(crate::apps::surveys::router())
         .split_for_parts();
     let pages = crate::apps::accounts::views::routes()
         .merge(crate::apps::organizations::views::routes())
         .merge(crate::apps::journeys::views::routes())
         .merge(crate::apps::integrations::views::routes())
-        .merge(crate::apps::notifications::views::routes());
+        .merge(crate::apps::notifications::views::routes())
+        .merge(crate::apps::surveys::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .merge(console)
+        .merge(crate::apps::surveys::views::public_routes())
         .merge(
             SwaggerUi::new("/api/docs/")
                 .url("/api/schema/", openapi)

@@ -9,6 +9,7 @@ mod m20261126_000003_journeys_integrations;
 mod m20261126_000004_ui;
 mod m20261126_000005_list_indexes;
 mod m20261126_000007_notifications;
+mod m20261126_000008_surveys;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_ui::Migration),
             Box::new(m20261126_000005_list_indexes::Migration),
             Box::new(m20261126_000007_notifications::Migration),
+            Box::new(m20261126_000008_surveys::Migration),
         ]
     }
 }

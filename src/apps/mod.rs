@@ -6,3 +6,4 @@ pub mod integrations;
 pub mod journeys;
 pub mod notifications;
 pub mod organizations;
+pub mod surveys;

@@ -50,12 +50,15 @@ impl KeyedLimiter {
 /// Every rate limiter of the process.
 pub struct Limiters {
     pub intake: KeyedLimiter,
+    /// The public survey form and its API, per client address.
+    pub survey_public: KeyedLimiter,
 }
 
 impl Limiters {
     pub fn from_config(c: &Config) -> Self {
         Self {
             intake: KeyedLimiter::new(c.intake_rate_per_minute, c.intake_burst),
+            survey_public: KeyedLimiter::new(c.survey_rate_per_minute, c.survey_burst),
         }
     }
 }

@@ -24,6 +24,9 @@ const PUBLIC: &[&str] = &[
     "/api/auth/password/reset/confirm/",
     // Authenticated by the gateway's shared secret, not a user (403 without it).
     "/api/notifications/inbound/{gateway}/",
+    // The patient's survey form: the link token is the credential.
+    "/api/surveys/public/{token}/",
+    "/api/surveys/public/{token}/submit/",
 ];
 
 /// One hospital's worth of objects, by the collection path that serves them.
@@ -164,6 +167,41 @@ async fn notification_rows(
     by.insert("/api/notifications/inbox/", i);
 }
 
+/// A survey template with one question, an instance of department `dept` (physician `physician`)
+/// and its answer, all of hospital `h`.
+async fn survey_rows(
+    app: &TestApp,
+    h: Uuid,
+    dept: Uuid,
+    physician: Uuid,
+    n: &str,
+    by: &mut BTreeMap<&'static str, Uuid>,
+) {
+    let now = app.clock.now();
+    let (t, q, i, r) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    exec(app, "INSERT INTO survey_templates (id, hospital_id, family_id, version, name_en, name_ar, description, kind, scoring_method, active, created_at, updated_at) \
+         VALUES ($1, $2, $1, 1, $3, 'استبيان', '', 'STAGE', 'AVERAGE', $4, $5, $5)",
+        vec![t.into(), h.into(), format!("Survey {n}").into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO survey_questions (id, survey_template_id, hospital_id, question_order, question_type, text_en, text_ar, choices, required, weight, created_at, updated_at) \
+         VALUES ($1, $2, $3, 1, 'RATING', 'How was it?', 'كيف كانت؟', $4, $5, 1.0, $6, $6)",
+        vec![q.into(), t.into(), h.into(), serde_json::json!([]).into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO survey_instances (id, survey_template_id, hospital_id, department_id, physician_id, encounter_id, journey_type, stage_code, channel, recipient, language, token_hash, status, expires_at, send_count, score, is_negative, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'OPD', 'CONSULT', 'SMS', '+966500000009', 'ar', $7, 'COMPLETED', $8, 1, 75.0, $9, $8, $8)",
+        vec![i.into(), t.into(), h.into(), dept.into(), physician.into(), format!("SENC-{n}").into(), format!("hash-{n}").into(), now.into(), false.into()]).await;
+    exec(app, "INSERT INTO survey_responses (id, survey_instance_id, question_id, hospital_id, department_id, physician_id, value, text_value, score, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, '4', 75.0, $8)",
+        vec![r.into(), i.into(), q.into(), h.into(), dept.into(), physician.into(), serde_json::json!(4).into(), now.into()]).await;
+    by.insert("/api/surveys/templates/", t);
+    by.insert("/api/surveys/questions/", q);
+    by.insert("/api/surveys/instances/", i);
+    by.insert("/api/surveys/responses/", r);
+}
+
 /// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
 /// ones a department role of `main` must not see.
 async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
@@ -197,6 +235,8 @@ async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixt
         let patient_id = by["/api/organizations/patients/"];
         journey_rows(app, h, patient_id, &format!("{code}{tag}"), &mut by).await;
         notification_rows(app, h, user, patient_id, &format!("{code}{tag}"), &mut by).await;
+        let physician_id = by["/api/organizations/physicians/"];
+        survey_rows(app, h, dept, physician_id, &format!("{code}{tag}"), &mut by).await;
         let all_ids = by.values().copied().collect();
         fx.push(Fixtures {
             by_collection: by,
@@ -339,6 +379,9 @@ async fn no_role_ever_reaches_another_hospital_or_a_sibling_department() {
         "/api/integrations/",
         // Notification logs and templates belong to the hospital; the inbox to its user.
         "/api/notifications/",
+        // Survey templates and questions are the hospital's; instances and answers are scoped.
+        "/api/surveys/templates/",
+        "/api/surveys/questions/",
     ];
     let sibling_ids: BTreeSet<Uuid> = a_sib_fx
         .by_collection
@@ -383,6 +426,7 @@ async fn a_px_admin_reaches_every_hospital() {
         .await
         .into_iter()
         .filter(|r| r.method == "get" && r.path.contains('{'))
+        .filter(|r| !PUBLIC.contains(&r.path.as_str()))
     {
         let url = concrete(&r, &a_fx);
         let (s, body) = call(&app, "get", &url, Some(&token)).await;

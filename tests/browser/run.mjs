@@ -17,6 +17,8 @@ import { axeCheck, formatViolations } from "./lib/axe.mjs";
 import { Harness } from "./lib/harness.mjs";
 import { startServer } from "./lib/server.mjs";
 import * as s from "./scenarios.mjs";
+import { randomBytes } from "node:crypto";
+import { publicForm } from "./surveys.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "..", "..");
@@ -59,7 +61,9 @@ async function main() {
     process.exit(2);
   }
   const h = new Harness(path.join(repoRoot, "target", "browser"));
-  const server = await startServer(path.resolve(bin));
+  // A known secret lets the survey test derive a demo survey's link as the invitation would carry it.
+  const secret = randomBytes(32).toString("hex");
+  const server = await startServer(path.resolve(bin), { env: { PX360_SECRET_KEY: secret } });
   console.log(`px360 demo server at ${server.base}`);
   let browser;
   try {
@@ -69,6 +73,9 @@ async function main() {
     const env = { base: server.base, password: server.password, h };
     for (const v of VARIANTS) {
       await runVariant(browser, env, v);
+    }
+    if (!process.env.PX360_BROWSER_ONLY || process.env.PX360_BROWSER_ONLY === "survey") {
+      await publicForm(browser, { ...env, secret }, contextOptions);
     }
   } finally {
     if (browser) await browser.close().catch(() => {});

@@ -98,3 +98,73 @@ pub async fn move_patient_journeys<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected)
 }
+
+/// What the surveys module needs to know about a completed stage instance.
+#[derive(Debug, Clone)]
+pub struct StageSurvey {
+    pub hospital: Uuid,
+    pub journey_instance: Uuid,
+    pub stage_instance: Uuid,
+    pub patient: Uuid,
+    pub encounter_id: String,
+    pub journey_type: String,
+    pub stage_code: String,
+    pub status: String,
+    pub completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub department: Option<Uuid>,
+    pub physician: Option<Uuid>,
+    /// The stage template's survey binding (SPEC rule 1).
+    pub survey_template: Option<Uuid>,
+    pub auto_send_survey: bool,
+    pub survey_delay_hours: i32,
+}
+
+/// A stage instance with its template's survey binding, for the `StageCompleted` subscriber of
+/// surveys. No permission check (it runs as the system).
+///
+/// # Errors
+/// Database errors.
+pub async fn stage_survey<C: ConnectionTrait>(
+    conn: &C,
+    stage_instance: Uuid,
+) -> AppResult<Option<StageSurvey>> {
+    let Some(si) = model::stage_instance::Entity::find_by_id(stage_instance)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(st) = model::stage_template::Entity::find_by_id(si.stage_template_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(ji) = model::instance::Entity::find_by_id(si.journey_instance_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let journey_type = model::template::Entity::find_by_id(ji.journey_template_id)
+        .one(conn)
+        .await?
+        .map(|t| t.journey_type)
+        .unwrap_or_default();
+    Ok(Some(StageSurvey {
+        hospital: si.hospital_id,
+        journey_instance: ji.id,
+        stage_instance: si.id,
+        patient: ji.patient_id,
+        encounter_id: ji.encounter_id,
+        journey_type,
+        stage_code: st.code,
+        status: si.status,
+        completed_at: si.completed_at,
+        department: si.department_id,
+        physician: si.physician_id,
+        survey_template: st.survey_template_id,
+        auto_send_survey: st.auto_send_survey,
+        survey_delay_hours: st.survey_delay_hours,
+    }))
+}

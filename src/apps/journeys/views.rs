@@ -432,12 +432,13 @@ pub fn stage_fields() -> Vec<Field> {
         )
         .required()
         .help("journey.trigger_help"),
-        // ── SURVEY BINDING ──────────────────────────────────────────────────────────────────────
-        // The surveys module adds the stage's survey template here, e.g.
-        //     Field::new("survey_template", "journey.survey_template", Input::Ref("survey_template")),
-        // plus a `survey_template` RefSource and a detail column. `StageTemplateIn.survey_template`
-        // already accepts it (a blank Ref is sent as null). Nothing else in this file needs to change.
-        // ────────────────────────────────────────────────────────────────────────────────────────
+        // The stage's survey (SPEC rule 1); the look-up is the surveys module's `survey_template`.
+        Field::new(
+            "survey_template",
+            "journey.survey_template",
+            Input::Ref("survey_template"),
+        )
+        .help("journey.survey_template_help"),
         Field::new(
             "auto_send_survey",
             "journey.auto_send_survey",

@@ -182,7 +182,8 @@ pub fn grants(role: Role, resource: Resource) -> &'static [Operation] {
             _ => NONE,
         },
         Role::Physician => match resource {
-            R::PhysicianRatings | R::Feedback | R::Physicians => VIEW,
+            // Surveys: their own ratings (instances and answers linked to their physician record).
+            R::PhysicianRatings | R::Feedback | R::Physicians | R::Surveys => VIEW,
             R::Hospitals | R::Departments | R::Roles => VIEW,
             R::Complaints | R::Actions => WORK_ASSIGNED,
             _ => NONE,

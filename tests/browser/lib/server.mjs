@@ -20,7 +20,7 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startServer(bin, { timeoutMs = 120_000 } = {}) {
+export async function startServer(bin, { timeoutMs = 120_000, env: extraEnv = {} } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "px360-browser-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -32,6 +32,7 @@ export async function startServer(bin, { timeoutMs = 120_000 } = {}) {
     PX360_ENV: "dev",
     PX360_SECURE_COOKIES: "false",
     PX360_LOG: process.env.PX360_LOG || "warn",
+    ...extraEnv,
   };
   // The server must not pick up a developer's .env: run it from the temp dir.
   const child = spawn(bin, ["serve", "--demo"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
