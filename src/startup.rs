@@ -41,7 +41,7 @@ use tower_http::compression::CompressionLayer;
 
 /// Periodic work. Written to the `schedules` table on start-up when missing; the table then rules.
 pub fn schedules() -> Vec<ScheduleDef> {
-    vec![
+    let mut defs = vec![
         ScheduleDef {
             name: "audit.seal",
             cron: "0 * * * * *",
@@ -60,7 +60,9 @@ pub fn schedules() -> Vec<ScheduleDef> {
             job_kind: PRUNE_JOB,
             payload: serde_json::json!({ "keep_days": 30 }),
         },
-    ]
+    ];
+    defs.extend(crate::apps::actions::schedules());
+    defs
 }
 
 const PRUNE_JOB: &str = "jobs.prune";
@@ -77,7 +79,7 @@ struct PrunePayload {
 /// A kind registered twice.
 pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
-    let bus = EventBus::new();
+    let mut bus = EventBus::new();
     registry.register(
         audit::SEAL_JOB,
         handler_fn(|ctx| {
@@ -110,6 +112,7 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
     );
     crate::apps::integrations::register_jobs(&mut registry);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
+    crate::apps::actions::register_jobs(&mut registry, &mut bus);
     bus.install(&mut registry);
     registry.validate()?;
     Ok(registry)
@@ -168,6 +171,25 @@ fn nav() -> Vec<NavGroup> {
                     "person-heart",
                     R::Patients,
                     Some("organizations/patients"),
+                ),
+            ],
+        },
+        NavGroup {
+            label: "nav.group.actions",
+            items: vec![
+                item(
+                    "nav.actions_board",
+                    "/actions/",
+                    "clipboard-check",
+                    R::Actions,
+                    Some("actions/actions"),
+                ),
+                item(
+                    "nav.actions_sla",
+                    "/actions/sla/",
+                    "stopwatch",
+                    R::Actions,
+                    None,
                 ),
             ],
         },
@@ -235,6 +257,7 @@ pub fn ui_registry() -> UiRegistry {
     let mut reg = UiRegistry::new(Arc::new(ConsoleDirectory));
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
+    crate::apps::actions::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
     reg
@@ -249,9 +272,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::organizations::router())
         .merge(crate::apps::journeys::router())
         .merge(crate::apps::integrations::router())
+        .merge(crate::apps::actions::router())
         .split_for_parts();
-    let pages =
-        crate::apps::accounts::views::routes().merge(crate::apps::organizations::views::routes());
+    let pages = crate::apps::accounts::views::routes()
+        .merge(crate::apps::organizations::views::routes())
+        .merge(crate::apps::actions::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
