@@ -247,6 +247,7 @@ pub async fn read_upload(mut mp: Multipart, max: usize) -> AppResult<Upload> {
         ..Default::default()
     };
     let mut got_file = false;
+    let mut too_big = false;
     while let Some(mut field) = mp
         .next_field()
         .await
@@ -264,11 +265,12 @@ pub async fn read_upload(mut mp: Multipart, max: usize) -> AppResult<Upload> {
                         AppError::field("file", e.body_text())
                     }
                 })? {
-                    if u.bytes.len() + chunk.len() > max {
-                        return Err(AppError::PayloadTooLarge(format!(
-                            "The file is larger than the limit of {} MiB.",
-                            max / limits::MIB
-                        )));
+                    // Past the limit the rest is read and dropped, so the client gets its 413
+                    // instead of a reset connection; nothing of it is kept.
+                    if too_big || u.bytes.len() + chunk.len() > max {
+                        too_big = true;
+                        u.bytes.clear();
+                        continue;
                     }
                     u.bytes.extend_from_slice(&chunk);
                 }
@@ -280,6 +282,12 @@ pub async fn read_upload(mut mp: Multipart, max: usize) -> AppResult<Upload> {
             "note" => u.note = field.text().await.unwrap_or_default(),
             _ => {}
         }
+    }
+    if too_big {
+        return Err(AppError::PayloadTooLarge(format!(
+            "The file is larger than the limit of {} MiB.",
+            max / limits::MIB
+        )));
     }
     if !got_file {
         return Err(AppError::field("file", "No file was submitted."));
