@@ -604,3 +604,74 @@ async fn the_board_filters_by_view_and_actions_are_managed_by_hand() {
     assert_eq!(st, 400);
     assert!(b["hour_mode"].is_array() && b["reminder_hours_before"].is_array(), "{b}");
 }
+
+#[tokio::test]
+async fn the_console_board_detail_and_sla_panel_work_in_both_languages() {
+    use crate::ui::{Browser, person};
+    use reqwest::StatusCode;
+    let app = spawn_app().await;
+    let s = site(&app, "RUH").await;
+    let instance = Uuid::now_v7();
+    negative_survey(&app, &s, "STAGE", instance).await;
+    let id = actions_of(&app, &tok(&app, &s.admin), "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, email) = person(&app, Role::HospitalAdmin, Some(s.hospital), None).await;
+    let mut b = Browser::new(&app);
+    b.login(&email).await;
+    let pages = [
+        "/actions/".to_string(),
+        "/actions/?view=overdue".into(),
+        "/actions/?view=mine".into(),
+        "/actions/?view=surveys&status=OPEN&sla=DUE_SOON".into(),
+        "/actions/sla/".into(),
+        format!("/actions/actions/{id}/"),
+        format!("/actions/actions/{id}/edit/"),
+        "/actions/actions/".into(),
+        "/actions/actions/new/".into(),
+        "/actions/sla-configs/".into(),
+        "/actions/sla-configs/new/".into(),
+        "/actions/routing-rules/".into(),
+        "/actions/routing-rules/new/".into(),
+    ];
+    for lang in ["en", "ar"] {
+        b.post("/lang/", &[("lang", lang), ("next", "/")]).await;
+        for p in &pages {
+            let (st, body) = b.get(p).await;
+            assert_eq!(st, StatusCode::OK, "{lang} {p}");
+            assert!(body.contains(&format!("lang=\"{lang}\"")), "{lang} {p}");
+            assert!(!body.contains(">px.") && !body.contains("{{"), "{lang} {p}: untranslated key");
+        }
+    }
+    let (_, detail) = b.get(&format!("/actions/actions/{id}/")).await;
+    assert!(detail.contains(&format!("/surveys/instances/{instance}/")), "links to its source");
+    for tab in ["#evidence", "#discussion", "#sla", "#approval"] {
+        assert!(detail.contains(&format!("data-bs-target=\"{tab}\"")), "{tab}");
+    }
+    let (_, board) = b.get("/actions/").await;
+    assert!(board.contains("sla-progress") && board.contains("data-select-all"));
+    // htmx asks for the board only.
+    let r = b_get_htmx(&app, &mut b, "/actions/?status=OPEN").await;
+    assert!(!r.contains("<html") && r.contains("action-row"));
+
+    // A row quick action, then a bulk move.
+    let (st, _, loc) = b
+        .post(&format!("/actions/actions/{id}/transition/"), &[("status", "IN_PROGRESS")])
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert_eq!(loc.as_deref(), Some(format!("/actions/actions/{id}/").as_str()));
+    let (st, _, _) = b
+        .post("/actions/bulk/", &[("ids", id.as_str()), ("op", "status"), ("status", "WAITING")])
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    let (_, a) = call(&app, "get", &format!("/api/actions/actions/{id}/"), &tok(&app, &s.admin), json!({})).await;
+    assert_eq!(a["status"], "WAITING");
+    let (_, detail) = b.get(&format!("/actions/actions/{id}/")).await;
+    assert!(detail.contains("data-testid=\"action-status\">انتظار") || detail.contains("بالانتظار"));
+}
+
+async fn b_get_htmx(app: &TestApp, b: &mut crate::ui::Browser<'_>, path: &str) -> String {
+    let _ = app;
+    b.get_htmx(path).await
+}

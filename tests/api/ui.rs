@@ -48,6 +48,18 @@ impl<'a> Browser<'a> {
         (s, body)
     }
 
+    /// A GET as htmx sends it (the server answers with a fragment).
+    pub async fn get_htmx(&mut self, path: &str) -> String {
+        let r = self
+            .client
+            .get(self.app.url(path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn get_bytes(
         &mut self,
         path: &str,
@@ -111,7 +123,7 @@ impl<'a> Browser<'a> {
 }
 
 /// A user with a password, a role and a way to sign in.
-async fn person(
+pub(crate) async fn person(
     app: &TestApp,
     role: Role,
     hospital: Option<Uuid>,

@@ -25,7 +25,6 @@ use super::wire::{
 use super::{SAVED_VIEWS, workflow};
 use crate::apps::accounts;
 use crate::platform::error::{AppError, AppResult};
-use crate::platform::i18n::Lang;
 use crate::platform::pagination::{ListQuery, Page};
 use crate::platform::rbac::{Operation, Principal, Resource};
 use crate::platform::state::AppState;
@@ -1222,6 +1221,3 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/actions/attachments/{id}/", get(download))
 }
-
-#[allow(dead_code)]
-fn _lang_is_used(_: Lang) {}
