@@ -66,6 +66,7 @@ async fn main() {
     .unwrap();
     let addr = app.local_addr().unwrap();
     let db = app.state().db.clone();
+    let app_state = app.state().clone();
     let backend = db.get_database_backend();
 
     // Seed: one hospital with two departments, an admin, n actions in multi-row inserts.
@@ -93,7 +94,7 @@ async fn main() {
             }
             sql.push_str(&format!(
                 "(${}, ${}, ${}, '', ${}, ${}, 'OTHER', ${}, 'MEDIUM', ${}, ${}, ${}, 'BUSINESS', 8, 2, 4, ${}, ${}, 0, ${}, ${}, ${})",
-                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 9, b + 9
+                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 10, b + 10
             ));
             let created = now - chrono::Duration::minutes(*i as i64 * 3);
             let due = created + chrono::Duration::hours(48);
@@ -161,6 +162,44 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+
+    // Server time without HTTP: the board's service call in-process.
+    let state = app_state.clone();
+    let principal = px360::platform::auth::load_principal(&state.db, admin, None, None)
+        .await
+        .unwrap();
+    for (label, query) in [
+        ("in-process list: open, newest first", "status=OPEN,IN_PROGRESS&ordering=-created_at"),
+        ("in-process list: overdue, by due date", "sla=OVERDUE&ordering=due_at"),
+        ("in-process list: high priority from surveys, page 20", "priority=HIGH&source=SURVEY&page=20"),
+        ("in-process saved-view counts (6)", ""),
+    ] {
+        let mut times = vec![];
+        for round in 0..25 {
+            let t = Instant::now();
+            if query.is_empty() {
+                px360::apps::actions::service::actions::view_counts(&state, &principal)
+                    .await
+                    .unwrap();
+            } else {
+                let q = px360::platform::pagination::ListQuery::parse("/api/actions/actions/", query).unwrap();
+                px360::apps::actions::service::actions::list(&state, &principal, &q)
+                    .await
+                    .unwrap();
+            }
+            if round >= 5 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "{:>6} {label}: p50 {:.1} ms, p95 {:.1} ms ({} runs)",
+            if url.starts_with("sqlite") { "sqlite" } else { "pg" },
+            times[times.len() / 2],
+            times[times.len() * 95 / 100],
+            times.len()
+        );
+    }
 
     for (label, path, api) in [
         ("API: open, newest first", "/api/actions/actions/?status=OPEN,IN_PROGRESS&ordering=-created_at", true),

@@ -95,6 +95,10 @@ impl MigrationTrait for Migration {
             ("ix_px_actions_assignee_status", &["assignee_id", "status"][..]),
             ("ix_px_actions_department", &["department_id", "created_at"][..]),
             ("ix_px_actions_created", &["created_at"][..]),
+            // The board's saved views: open work by status, by source, escalated.
+            ("ix_px_actions_status_created", &["status", "created_at"][..]),
+            ("ix_px_actions_source_status", &["source_type", "status", "created_at"][..]),
+            ("ix_px_actions_escalated", &["escalation_level", "status"][..]),
         ] {
             m.create_index(index("px_actions", name, cols)).await?;
         }

@@ -465,7 +465,12 @@ async fn board(ui: Ui, State(s): State<AppState>, uri: axum::http::Uri) -> UiRes
     };
     let q = ListQuery::parse("/actions/", &qs)?;
     let list = actions::list(&s, &ui.p, &q).await?;
-    let counts = actions::view_counts(&s, &ui.p).await?;
+    // The saved-view tabs are not part of an htmx fragment: count only for full pages.
+    let counts = if ui.htmx {
+        vec![]
+    } else {
+        actions::view_counts(&s, &ui.p).await?
+    };
     let keep: String = {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &pairs {

@@ -110,7 +110,12 @@ pub(crate) async fn outs<C: ConnectionTrait>(
             .unwrap_or_else(WorkCalendar::saudi_default);
         let pauses = sla::parse_pauses(&a.pauses);
         let end = a.closed_at.unwrap_or(now);
-        let progress = sla::progress(&cal, &policy_of(&a), a.sla_started_at, end, &pauses);
+        // Past the due date the SLA is used up; only then-running clocks need the calendar walk.
+        let progress = if a.due_at.is_some_and(|d| end >= d) {
+            100
+        } else {
+            sla::progress(&cal, &policy_of(&a), a.sla_started_at, end, &pauses)
+        };
         let paused_now = a.paused_at.map_or(0, |p| (now - p).num_seconds().max(0));
         out.push(ActionOut {
             id: a.id,
@@ -249,13 +254,14 @@ pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<P
 /// 403 without view permission.
 pub async fn view_counts(state: &AppState, p: &Principal) -> AppResult<Vec<(&'static str, u64)>> {
     let now = state.clock.now();
-    let mut out = vec![];
+    let mut counts = vec![];
     for (name, query) in crate::apps::actions::SAVED_VIEWS {
         let q = ListQuery::parse("/api/actions/actions/", query)?;
         let select = crate::platform::pagination::apply(board_select(p, &q, now)?, &spec(), &q)?;
-        out.push((*name, select.count(&state.db).await?));
+        counts.push(async move { Ok::<_, AppError>((*name, select.count(&state.db).await?)) });
     }
-    Ok(out)
+    // Independent counts: run them side by side on the pool.
+    futures::future::join_all(counts).await.into_iter().collect()
 }
 
 pub(crate) async fn visible<C: ConnectionTrait>(
