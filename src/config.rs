@@ -69,6 +69,8 @@ pub struct Config {
     pub attachment_max_bytes: usize,
     /// MIME types an attachment may have.
     pub attachment_types: Vec<String>,
+    /// Notification delivery backends (console by default).
+    pub notifications: crate::apps::notifications::config::NotifyConfig,
 }
 
 /// Attachment types accepted unless `PX360_ATTACHMENT_TYPES` says otherwise: documents and photos.
@@ -267,6 +269,7 @@ impl Config {
                 .map(|t| t.trim().to_ascii_lowercase())
                 .filter(|t| !t.is_empty())
                 .collect(),
+            notifications: crate::apps::notifications::config::NotifyConfig::from_source(src)?,
         })
     }
 

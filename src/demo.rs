@@ -508,9 +508,46 @@ async fn journeys_demo(
             )
             .await
             .map_err(app_err)?;
+            // The first one is sent back for processing and, still unreadable, retries (in the next
+            // rounds' drains) until it is DEAD, so the events console shows one.
+            if i == 5 {
+                let q = crate::platform::pagination::ListQuery::parse(
+                    "/integrations/events/",
+                    &format!("status=FAILED&hospital={h}&page_size=1"),
+                )
+                .map_err(app_err)?;
+                let failed = integ::list_events(state, admin, &q).await.map_err(app_err)?;
+                if let Some(ev) = failed.results.first() {
+                    integ::reprocess(state, admin, ev.id)
+                        .await
+                        .map_err(app_err)?;
+                }
+            }
         }
         worker.drain().await?;
         clock.advance(Duration::hours(12));
+    }
+    // One stage in progress and one skipped by hand, so journey pages show every stage status.
+    let q = crate::platform::pagination::ListQuery::parse(
+        "/journeys/instances/",
+        &format!("status=ACTIVE&hospital={h}&journey_type=OPD&page_size=2"),
+    )
+    .map_err(app_err)?;
+    let open = crate::apps::journeys::service::instances::list(state, admin, &q)
+        .await
+        .map_err(app_err)?;
+    for (k, inst) in open.results.iter().enumerate() {
+        let Some(st) = inst.stages.iter().find(|s| s.status == "PENDING") else {
+            continue;
+        };
+        let body = if k == 0 {
+            json!({"status": "IN_PROGRESS"})
+        } else {
+            json!({"status": "SKIPPED", "note": "Imaging done at another facility · أُجري التصوير في منشأة أخرى"})
+        };
+        crate::apps::journeys::service::instances::update_stage(state, admin, st.id, parse(body)?)
+            .await
+            .map_err(app_err)?;
     }
     Ok(())
 }

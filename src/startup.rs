@@ -77,7 +77,7 @@ struct PrunePayload {
 ///
 /// # Errors
 /// A kind registered twice.
-pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
+pub fn job_registry(state: &AppState) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
     let mut bus = EventBus::new();
     registry.register(
@@ -111,6 +111,7 @@ pub fn job_registry(_state: &AppState) -> anyhow::Result<Registry> {
         }),
     );
     crate::apps::integrations::register_jobs(&mut registry);
+    crate::apps::notifications::register_jobs(&mut registry, state);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
     crate::apps::actions::register_jobs(&mut registry, &mut bus);
     bus.install(&mut registry);
@@ -171,6 +172,46 @@ fn nav() -> Vec<NavGroup> {
                     "person-heart",
                     R::Patients,
                     Some("organizations/patients"),
+                ),
+            ],
+        },
+        NavGroup {
+            label: "nav.group.journeys",
+            items: vec![
+                item(
+                    "nav.journeys",
+                    "/journeys/instances/",
+                    "person-walking",
+                    R::Journeys,
+                    Some("journeys/instances"),
+                ),
+                item(
+                    "nav.journey_templates",
+                    "/journeys/templates/",
+                    "signpost-split",
+                    R::Journeys,
+                    None,
+                ),
+                item(
+                    "nav.inbound_events",
+                    "/integrations/events/",
+                    "broadcast",
+                    R::Integrations,
+                    None,
+                ),
+                item(
+                    "nav.event_mappings",
+                    "/integrations/mappings/",
+                    "arrow-left-right",
+                    R::Integrations,
+                    None,
+                ),
+                item(
+                    "nav.integration_configs",
+                    "/integrations/configs/",
+                    "plug",
+                    R::Integrations,
+                    None,
                 ),
             ],
         },
@@ -258,6 +299,8 @@ pub fn ui_registry() -> UiRegistry {
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
     crate::apps::actions::views::register(&mut reg);
+    crate::apps::journeys::views::register(&mut reg);
+    crate::apps::integrations::views::register(&mut reg);
     reg.resource(audit::browse::resource());
     reg.nav = nav();
     reg
@@ -276,7 +319,9 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let pages = crate::apps::accounts::views::routes()
         .merge(crate::apps::organizations::views::routes())
-        .merge(crate::apps::actions::views::routes());
+        .merge(crate::apps::actions::views::routes())
+        .merge(crate::apps::journeys::views::routes())
+        .merge(crate::apps::integrations::views::routes());
     let console = ui::router(&state, pages);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -350,6 +395,9 @@ pub async fn prepare(config: Config, clock: SharedClock) -> anyhow::Result<AppSt
         .await
         .context("resolving keys")?;
     scheduler::install(&db, clock.now(), &schedules()).await?;
+    crate::apps::notifications::prepare(&db, clock.as_ref(), config.public_url.as_str())
+        .await
+        .map_err(|e| anyhow::anyhow!("notifications start-up: {e}"))?;
     Ok(AppState {
         db,
         clock,

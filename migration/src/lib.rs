@@ -8,6 +8,7 @@ mod m20261126_000002_accounts_organizations;
 mod m20261126_000003_journeys_integrations;
 mod m20261126_000004_ui;
 mod m20261126_000005_list_indexes;
+mod m20261126_000007_notifications;
 mod m20261126_000009_actions;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_journeys_integrations::Migration),
             Box::new(m20261126_000004_ui::Migration),
             Box::new(m20261126_000005_list_indexes::Migration),
+            Box::new(m20261126_000007_notifications::Migration),
             Box::new(m20261126_000009_actions::Migration),
         ]
     }

@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod actions;
 pub mod integrations;
 pub mod journeys;
+pub mod notifications;
 pub mod organizations;

@@ -182,10 +182,10 @@ async fn a_negative_stage_survey_opens_exactly_one_routed_action_due_by_the_busi
     assert_eq!(audited, 1);
     let queued = factory::count(
         &app,
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'actions.notify_pending'",
+        "SELECT COUNT(*) FROM notification_logs WHERE template_code = 'action_assigned'",
     )
     .await;
-    assert_eq!(queued, 1, "the assignee is notified once");
+    assert_eq!(queued, 2, "the assignee is notified once, in-app and by email");
 
     // With the trigger switched off nothing opens.
     let (st, b) = call(
@@ -344,6 +344,18 @@ async fn overdue_actions_are_reminded_once_then_escalated_one_level_per_interval
         .collect();
     assert_eq!(notes.len(), 3, "each new assignee notified");
     assert_eq!(notes[0]["details"]["channels"], json!(["IN_APP", "EMAIL"]));
+    let sent = factory::count(
+        &app,
+        "SELECT COUNT(*) FROM notification_logs WHERE template_code = 'action_escalated' AND related_type = 'action'",
+    )
+    .await;
+    assert_eq!(sent, 6, "three levels, in-app and by email");
+    let reminded = factory::count(
+        &app,
+        "SELECT COUNT(*) FROM notification_logs WHERE template_code = 'action_reminder'",
+    )
+    .await;
+    assert_eq!(reminded, 2);
     // The board finds it among the escalated and the overdue.
     assert_eq!(
         actions_of(&app, &tok(&app, &s.px_admin), "escalated=true&sla=OVERDUE")

@@ -99,10 +99,11 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
     )
     .await;
     assert!(done["count"].as_u64().unwrap() >= 10, "{done}");
-    for status in ["PROCESSED", "IGNORED", "FAILED"] {
+    for status in ["PROCESSED", "IGNORED", "FAILED", "DEAD"] {
         let path: &'static str = match status {
             "PROCESSED" => "/api/integrations/events/?status=PROCESSED&page_size=1",
             "IGNORED" => "/api/integrations/events/?status=IGNORED&page_size=1",
+            "DEAD" => "/api/integrations/events/?status=DEAD&page_size=1",
             _ => "/api/integrations/events/?status=FAILED&page_size=1",
         };
         assert!(
@@ -116,6 +117,16 @@ async fn the_demo_seed_fills_an_empty_database_once_with_a_login_per_role() {
     )
     .await;
     assert_eq!(pending["count"], 0);
+    // Every stage status is on show (a stage in progress and a skipped one, set by hand).
+    for path in [
+        "/api/journeys/stage-instances/?status=IN_PROGRESS&page_size=1",
+        "/api/journeys/stage-instances/?status=SKIPPED&page_size=1",
+    ] {
+        assert!(
+            get(path, px.clone()).await["count"].as_u64().unwrap() > 0,
+            "{path}"
+        );
+    }
     let templates = get("/api/journeys/templates/?active=true", px.clone()).await;
     assert_eq!(templates["count"], 6);
     // The integration key works.

@@ -16,6 +16,8 @@ mod health;
 mod integrations;
 mod jobs;
 mod journeys;
+mod notifications;
+mod journeys_ui;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;

@@ -13,8 +13,8 @@ const PASSWORD: &str = "Console-Test-2026!";
 
 /// A browser: a cookie jar and no automatic redirects.
 pub struct Browser<'a> {
-    app: &'a TestApp,
-    client: reqwest::Client,
+    pub app: &'a TestApp,
+    pub client: reqwest::Client,
     pub csrf: String,
 }
 
@@ -123,7 +123,7 @@ impl<'a> Browser<'a> {
 }
 
 /// A user with a password, a role and a way to sign in.
-pub(crate) async fn person(
+pub async fn person(
     app: &TestApp,
     role: Role,
     hospital: Option<Uuid>,

@@ -760,8 +760,8 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 24]>())
 }
 
-/// Creates a one-time password token and returns the link; the link goes to the user by email (console log
-/// until the notifications module exists).
+/// Creates a one-time password token and returns the link; the link goes to the user by email through
+/// the notifications module (template `invitation` or `password_reset`).
 async fn password_link<C: ConnectionTrait>(
     db: &C,
     state: &AppState,
@@ -793,8 +793,26 @@ async fn password_link<C: ConnectionTrait>(
         "password-reset"
     };
     let link = format!("{base}/{path}/{token}/");
-    // Delivery: the console backend. The notifications module will route this through `send`.
-    tracing::info!(target: "notifications", to = %user.email, purpose, link = %link, "password link issued");
+    // Delivered by email through notifications, in this transaction: a rolled-back caller sends nothing.
+    use crate::apps::notifications::{Channel, Outgoing, Recipient, send};
+    let template = if purpose == "INVITE" {
+        "invitation"
+    } else {
+        "password_reset"
+    };
+    send(
+        db,
+        state.clock.as_ref(),
+        Outgoing::new(template, Recipient::User(user.id))
+            .channel(Channel::Email)
+            .var("link", link.clone())
+            .var(
+                "expires",
+                (now + ttl).format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+            .related("user", user.id),
+    )
+    .await?;
     Ok(link)
 }
 

@@ -2,14 +2,11 @@
 //! (`action_triggers` in the hospital settings) and idempotent: one open action per source object, so
 //! a re-run of the same event, or a second event about the same object, opens nothing new.
 
-use std::sync::Arc;
-
-use serde_json::json;
 use uuid::Uuid;
 
 use super::model::PRIORITIES;
 use super::service::engine::{self, NewAction};
-use super::service::{NOTIFY_JOB, calendar_of};
+use super::service::calendar_of;
 use crate::apps::organizations;
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
@@ -180,7 +177,7 @@ async fn on_event(ctx: &JobContext) -> Result<(), JobError> {
     ctx.complete(txn).await
 }
 
-/// Subscribes the triggers and registers the sweep and the notification hand-off.
+/// Subscribes the triggers and registers the sweep job.
 pub fn register(registry: &mut Registry, bus: &mut EventBus) {
     let trigger = || handler_fn(|ctx| Box::pin(on_event(ctx)));
     for (event, name) in [
@@ -214,24 +211,6 @@ pub fn register(registry: &mut Registry, bus: &mut EventBus) {
             })
         }),
     );
-    registry.register(NOTIFY_JOB, Arc::new(PendingNotification));
-}
-
-/// Until the notifications module's `send` lands, a queued staff notification is written to the log
-/// (target `notifications`), as invitation links are.
-struct PendingNotification;
-
-#[async_trait::async_trait]
-impl crate::platform::jobs::JobHandler for PendingNotification {
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let v: serde_json::Value = ctx.payload()?;
-        tracing::info!(
-            target: "notifications",
-            notification = %json!(v),
-            "staff notification queued by the action center (no sender configured)"
-        );
-        Ok(())
-    }
 }
 
 #[cfg(test)]

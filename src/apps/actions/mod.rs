@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     api::router()
 }
 
-/// Triggers, the SLA sweep and the notification hand-off.
+/// Triggers and the SLA sweep.
 pub fn register_jobs(registry: &mut Registry, bus: &mut EventBus) {
     jobs::register(registry, bus);
 }

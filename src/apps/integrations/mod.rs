@@ -14,6 +14,7 @@ pub mod hl7;
 pub mod mllp;
 pub mod model;
 pub mod service;
+pub mod views;
 pub mod wire;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod model;
 pub mod service;
+pub mod views;
 pub mod wire;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};

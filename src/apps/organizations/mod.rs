@@ -24,6 +24,9 @@ pub use service::integration::{
     hospital_by_code, hospital_exists, merge_patients, patient_by_mrn, patient_in_hospital,
     physician_by_license, physician_in_hospital, sole_hospital, update_demographics,
 };
+pub use service::integration::{
+    PatientContact, hospital_names, patient_contact, patients_by_phone, set_patient_opt_out,
+};
 pub use wire::HospitalSettings;
 
 /// The module's routes, merged by `startup::router`.

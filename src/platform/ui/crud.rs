@@ -82,8 +82,16 @@ macro_rules! bind_id_form {
 
 /// Every page of one resource.
 pub fn routes(def: Arc<ResourceDef>) -> Router<AppState> {
+    routes_for(def, true)
+}
+
+/// The pages of one resource, without the list page when the module serves it (`with_list` false).
+pub fn routes_for(def: Arc<ResourceDef>, with_list: bool) -> Router<AppState> {
     let base = def.base();
-    let mut r = Router::new().route(&base, get(bind!(def, list)));
+    let mut r = Router::new();
+    if with_list {
+        r = r.route(&base, get(bind!(def, list)));
+    }
     if !def.own_detail {
         r = r.route(&format!("{base}{{id}}/"), get(bind_id!(def, detail)));
     }

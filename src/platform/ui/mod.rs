@@ -35,7 +35,9 @@ pub use ctx::{Ctx, Ui, UiError, UiResult};
 pub fn router(state: &AppState, pages: Router<AppState>) -> Router<AppState> {
     let mut r = pages.merge(pages::router());
     for d in &state.ui.resources {
-        r = r.merge(crud::routes(d.clone()));
+        let key = d.key();
+        let own_list = state.ui.own_lists.iter().any(|k| *k == key);
+        r = r.merge(crud::routes_for(d.clone(), !own_list));
     }
     let console = r
         .layer(middleware::from_fn(csrf::verify))

@@ -94,6 +94,9 @@ pub struct Registry {
     pub nav: Vec<NavGroup>,
     pub refs: HashMap<&'static str, Arc<dyn RefSource>>,
     pub directory: Arc<dyn Directory>,
+    /// Resource keys whose module serves the list page itself (`<base>`), e.g. with bulk actions of
+    /// its own; the rest of the resource's routes stay generic.
+    pub own_lists: Vec<&'static str>,
     counts: Mutex<CountCache>,
 }
 
@@ -104,6 +107,7 @@ impl Registry {
             nav: vec![],
             refs: HashMap::new(),
             directory,
+            own_lists: vec![],
             counts: Mutex::new(HashMap::new()),
         }
     }

@@ -23,15 +23,11 @@ use crate::platform::calendar::WorkCalendar;
 use crate::platform::clock::Clock;
 use crate::platform::error::{AppError, AppResult};
 use crate::platform::ids::new_id;
-use crate::platform::jobs::{self, NewJob};
 use crate::platform::rbac::{Operation, Principal, Reach, Resource, Role, ScopeColumns};
 
 pub(crate) use crate::apps::organizations::service::{Form, Mode};
 
 pub(crate) const R: Resource = Resource::Actions;
-
-/// The job that carries a notification the notifications module will send (see `notify`).
-pub const NOTIFY_JOB: &str = "actions.notify_pending";
 
 /// Actions are scoped by hospital, department and assignee ("items assigned to them").
 pub(crate) fn action_cols() -> ScopeColumns<action::Column> {
@@ -175,11 +171,9 @@ pub const TEMPLATE_REMINDER: &str = "action_reminder";
 pub const TEMPLATE_ESCALATED: &str = "action_escalated";
 pub const CHANNELS: [&str; 2] = ["IN_APP", "EMAIL"];
 
-/// Notifies `recipient` about `a` (in-app and by email) in the caller's transaction.
-///
-/// The notifications module's `send` interface has not landed on this branch yet, so the intent is
-/// recorded: a `NOTIFICATION` timeline entry, its audit row, and an `actions.notify_pending` job
-/// carrying template, recipient and channels for the sender to pick up.
+/// Notifies `recipient` about `a` in-app and by email through the notifications module's `send`, in
+/// the caller's transaction (a rollback sends nothing), and notes it on the timeline (with the
+/// notification log ids and their status) and in the audit log.
 pub(crate) async fn notify<C: ConnectionTrait>(
     conn: &C,
     clock: &dyn Clock,
@@ -188,20 +182,41 @@ pub(crate) async fn notify<C: ConnectionTrait>(
     template: &str,
     recipient: Option<Uuid>,
 ) -> AppResult<()> {
+    use crate::apps::notifications::{Channel, Outgoing, Recipient, send};
     let Some(recipient) = recipient else {
         return Ok(());
     };
-    let payload = json!({
-        "action": a.id,
-        "hospital": a.hospital_id,
-        "template": template,
-        "recipient": recipient,
-        "channels": CHANNELS,
-        "context": {"title": a.title, "status": a.status, "due_at": a.due_at,
-                    "escalation_level": a.escalation_level,
-                    "url": format!("/actions/actions/{}/", a.id)},
-    });
-    jobs::enqueue(conn, clock, NewJob::new(NOTIFY_JOB, &payload)).await?;
+    let (settings, _) = calendar_of(conn, a.hospital_id).await?;
+    let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::Asia::Riyadh);
+    let due = a
+        .due_at
+        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default();
+    let link = format!(
+        "{}/actions/actions/{}/",
+        crate::apps::notifications::service::public_url(),
+        a.id
+    );
+    let reference = format!("PX-{}", &a.id.simple().to_string()[..8].to_ascii_uppercase());
+    let mut sent = vec![];
+    for channel in [Channel::InApp, Channel::Email] {
+        let q = send(
+            conn,
+            clock,
+            Outgoing::new(template, Recipient::User(recipient))
+                .hospital(a.hospital_id)
+                .channel(channel)
+                .var("action_title", a.title.clone())
+                .var("action_ref", reference.clone())
+                .var("action_link", link.clone())
+                .var("due_at", due.clone())
+                .var("level", a.escalation_level.to_string())
+                .related("action", a.id),
+        )
+        .await?;
+        sent.push(json!({"channel": channel.code(), "log": q.log_id, "status": q.status,
+                         "reason": q.reason}));
+    }
     record(
         conn,
         clock,
@@ -211,7 +226,7 @@ pub(crate) async fn notify<C: ConnectionTrait>(
             "template": template,
             "recipient": recipient,
             "channels": CHANNELS,
-            "status": "QUEUED",
+            "sent": sent,
         })),
     )
     .await

@@ -153,6 +153,7 @@ pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<P
             .collect();
         select = select.filter(instance::Column::JourneyTemplateId.is_in(ids));
     }
+    select = console_filters(select, q)?;
     let page = paginate(&state.db, select, &spec(), q).await?;
     let results = outs(&state.db, page.results).await?;
     Ok(Page {
@@ -161,6 +162,58 @@ pub async fn list(state: &AppState, p: &Principal, q: &ListQuery) -> AppResult<P
         previous: page.previous,
         results,
     })
+}
+
+/// Filters over an instance's stages and patient (the console's journey list): `stage_status` — a
+/// stage in that status; `department` — a stage completed in that department; `mrn` — the patient's
+/// MRN (exact).
+fn console_filters(
+    mut select: sea_orm::Select<instance::Entity>,
+    q: &ListQuery,
+) -> AppResult<sea_orm::Select<instance::Entity>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let by_stage = |cond: sea_orm::sea_query::SimpleExpr| {
+        Expr::col((instance::Entity, instance::Column::Id)).in_subquery(
+            Query::select()
+                .column(stage_instance::Column::JourneyInstanceId)
+                .from(stage_instance::Entity)
+                .and_where(cond)
+                .take(),
+        )
+    };
+    if let Some(st) = q.param("stage_status") {
+        let st = st.trim().to_ascii_uppercase();
+        if !STAGE_STATUSES.contains(&st.as_str()) {
+            return Err(AppError::field(
+                "stage_status",
+                organizations::model::choice_error(&st, STAGE_STATUSES),
+            ));
+        }
+        select = select.filter(by_stage(
+            Expr::col(stage_instance::Column::Status).eq(st),
+        ));
+    }
+    if let Some(d) = q.param("department") {
+        let d = Uuid::parse_str(d.trim()).map_err(|_| {
+            AppError::field("department", format!("\"{d}\" is not a valid UUID."))
+        })?;
+        select = select.filter(by_stage(
+            Expr::col(stage_instance::Column::DepartmentId).eq(d),
+        ));
+    }
+    if let Some(mrn) = q.param("mrn") {
+        use crate::apps::organizations::model::patient;
+        select = select.filter(
+            Expr::col((instance::Entity, instance::Column::PatientId)).in_subquery(
+                Query::select()
+                    .column(patient::Column::Id)
+                    .from(patient::Entity)
+                    .and_where(Expr::col(patient::Column::Mrn).eq(mrn.trim()))
+                    .take(),
+            ),
+        );
+    }
+    Ok(select)
 }
 
 async fn visible<C: ConnectionTrait>(

@@ -3,6 +3,7 @@
 //! Journey rows are hospital-wide (no department column): any role that may view journeys sees its
 //! hospital's journeys.
 
+pub mod builder;
 pub mod engine;
 pub mod instances;
 pub mod stages;

@@ -462,3 +462,100 @@ mod tests {
         assert!(changed.is_empty());
     }
 }
+
+/// What the notifications module needs to reach a patient.
+#[derive(Debug, Clone)]
+pub struct PatientContact {
+    pub id: Uuid,
+    pub hospital: Uuid,
+    pub name_en: String,
+    pub name_ar: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// `en` or `ar`.
+    pub preferred_language: String,
+    pub opt_out: bool,
+}
+
+/// A live patient's contact details.
+///
+/// # Errors
+/// Database errors.
+pub async fn patient_contact<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> AppResult<Option<PatientContact>> {
+    Ok(patient::Entity::find_by_id(id)
+        .filter(patient::Column::DeletedAt.is_null())
+        .one(conn)
+        .await?
+        .map(|p| PatientContact {
+            id: p.id,
+            hospital: p.hospital_id,
+            name_en: format!("{} {}", p.first_name_en, p.last_name_en)
+                .trim()
+                .to_string(),
+            name_ar: format!("{} {}", p.first_name_ar, p.last_name_ar)
+                .trim()
+                .to_string(),
+            phone: p.phone,
+            email: p.email,
+            preferred_language: p.preferred_language,
+            opt_out: p.opt_out,
+        }))
+}
+
+/// Live patients with this phone number (E.164), for an inbound STOP reply.
+///
+/// # Errors
+/// Database errors.
+pub async fn patients_by_phone<C: ConnectionTrait>(conn: &C, phone: &str) -> AppResult<Vec<Uuid>> {
+    Ok(patient::Entity::find()
+        .filter(patient::Column::Phone.eq(phone))
+        .filter(patient::Column::DeletedAt.is_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect())
+}
+
+/// Sets a patient's messaging opt-out; returns whether it changed. The caller audits it.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_patient_opt_out<C: ConnectionTrait>(
+    conn: &C,
+    clock: &dyn Clock,
+    id: Uuid,
+    opt_out: bool,
+) -> AppResult<bool> {
+    let r = patient::Entity::update_many()
+        .col_expr(
+            patient::Column::OptOut,
+            sea_orm::sea_query::Expr::value(opt_out),
+        )
+        .col_expr(
+            patient::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(clock.now()),
+        )
+        .filter(patient::Column::Id.eq(id))
+        .filter(patient::Column::OptOut.ne(opt_out))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected > 0)
+}
+
+/// A hospital's English and Arabic names.
+///
+/// # Errors
+/// Database errors.
+pub async fn hospital_names<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> AppResult<Option<(String, String)>> {
+    Ok(hospital::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(|h| (h.name_en, h.name_ar)))
+}

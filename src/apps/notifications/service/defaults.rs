@@ -1,0 +1,97 @@
+//! The built-in bilingual templates, inserted at start-up when missing (never overwritten: once a
+//! row exists, administrators own it in the templates console).
+
+/// (code, channel, description, subject_en, subject_ar, body_en, body_ar)
+pub type Default = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+pub const DEFAULTS: &[Default] = &[
+    (
+        "survey_invitation",
+        None,
+        "Stage survey invitation (email, WhatsApp)",
+        "{hospital_name}: how was your visit?",
+        "{hospital_name}: كيف كانت زيارتك؟",
+        "Dear {patient_name},\n\nThank you for choosing {hospital_name}. Please tell us about your visit in a short survey:\n{survey_link}\n\nTo stop receiving messages: {opt_out_link}",
+        "عزيزنا {patient_name}،\n\nشكرًا لاختيارك {hospital_name}. نرجو مشاركتنا رأيك في زيارتك عبر استبيان قصير:\n{survey_link}\n\nلإيقاف الرسائل: {opt_out_link}",
+    ),
+    (
+        "survey_invitation",
+        Some("SMS"),
+        "Stage survey invitation (SMS: fits two Arabic segments)",
+        "",
+        "",
+        "{hospital_name}: please rate your visit {survey_link} Stop: {opt_out_link}",
+        "{hospital_name}: قيّم زيارتك {survey_link} للإيقاف: {opt_out_link}",
+    ),
+    (
+        "survey_reminder",
+        None,
+        "Survey reminder (email, WhatsApp)",
+        "{hospital_name}: a reminder about your survey",
+        "{hospital_name}: تذكير بالاستبيان",
+        "Dear {patient_name},\n\nWe would still value your opinion about your visit to {hospital_name}:\n{survey_link}\n\nTo stop receiving messages: {opt_out_link}",
+        "عزيزنا {patient_name}،\n\nما زال رأيك في زيارتك إلى {hospital_name} يهمنا:\n{survey_link}\n\nلإيقاف الرسائل: {opt_out_link}",
+    ),
+    (
+        "survey_reminder",
+        Some("SMS"),
+        "Survey reminder (SMS)",
+        "",
+        "",
+        "{hospital_name}: reminder, rate your visit {survey_link} Stop: {opt_out_link}",
+        "{hospital_name}: تذكير بتقييم زيارتك {survey_link} للإيقاف: {opt_out_link}",
+    ),
+    (
+        "action_assigned",
+        None,
+        "A PX action was assigned to a staff member",
+        "Action assigned: {action_ref} {action_title}",
+        "إجراء مسند إليك: {action_ref} {action_title}",
+        "{recipient_name}, the action {action_ref} \"{action_title}\" was assigned to you. Due {due_at}.\n{action_link}",
+        "{recipient_name}، تم إسناد الإجراء {action_ref} «{action_title}» إليك. موعد الاستحقاق {due_at}.\n{action_link}",
+    ),
+    (
+        "action_reminder",
+        None,
+        "A PX action is due soon",
+        "Reminder: {action_ref} is due {due_at}",
+        "تذكير: موعد الإجراء {action_ref} هو {due_at}",
+        "{recipient_name}, the action {action_ref} \"{action_title}\" is due {due_at}.\n{action_link}",
+        "{recipient_name}، موعد استحقاق الإجراء {action_ref} «{action_title}» هو {due_at}.\n{action_link}",
+    ),
+    (
+        "action_escalated",
+        None,
+        "A PX action was escalated",
+        "Escalated (level {level}): {action_ref} {action_title}",
+        "تصعيد (المستوى {level}): {action_ref} {action_title}",
+        "{recipient_name}, the overdue action {action_ref} \"{action_title}\" was escalated to you (level {level}).\n{action_link}",
+        "{recipient_name}، تم تصعيد الإجراء المتأخر {action_ref} «{action_title}» إليك (المستوى {level}).\n{action_link}",
+    ),
+    (
+        "password_reset",
+        None,
+        "Password reset link (accounts)",
+        "Reset your PX360 password",
+        "إعادة تعيين كلمة مرور PX360",
+        "Hello {recipient_name},\n\nUse this link to choose a new password:\n{link}\n\nThe link expires {expires}. If you did not ask for it, ignore this email.",
+        "مرحبًا {recipient_name}،\n\nاستخدم هذا الرابط لاختيار كلمة مرور جديدة:\n{link}\n\nتنتهي صلاحية الرابط {expires}. إن لم تطلب ذلك فتجاهل هذه الرسالة.",
+    ),
+    (
+        "invitation",
+        None,
+        "Invitation to a new user (accounts)",
+        "You are invited to PX360",
+        "دعوة للانضمام إلى PX360",
+        "Hello {recipient_name},\n\nAn account was created for you on PX360. Choose your password here:\n{link}\n\nThe link expires {expires}.",
+        "مرحبًا {recipient_name}،\n\nتم إنشاء حساب لك في PX360. اختر كلمة المرور من هنا:\n{link}\n\nتنتهي صلاحية الرابط {expires}.",
+    ),
+];

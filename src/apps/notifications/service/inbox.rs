@@ -1,0 +1,1 @@
+//! Staff in-app notifications (the topbar bell).

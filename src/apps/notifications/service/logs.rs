@@ -1,0 +1,1 @@
+//! The notification log: lists and details for the API and the console.
