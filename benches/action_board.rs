@@ -77,7 +77,14 @@ async fn main() {
         .await
         .unwrap();
     let started = Instant::now();
-    let statuses = ["OPEN", "IN_PROGRESS", "WAITING", "PENDING_APPROVAL", "CLOSED", "CANCELLED"];
+    let statuses = [
+        "OPEN",
+        "IN_PROGRESS",
+        "WAITING",
+        "PENDING_APPROVAL",
+        "CLOSED",
+        "CANCELLED",
+    ];
     let priorities = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
     let sources = ["SURVEY", "COMPLAINT", "SOCIAL", "CALL_CENTER", "MANUAL"];
     for chunk in (0..n).collect::<Vec<_>>().chunks(400) {
@@ -101,7 +108,12 @@ async fn main() {
             values.extend([
                 Uuid::now_v7().into(),
                 h.into(),
-                (if i % 2 == 0 { format!("Reduce waiting time #{i}") } else { format!("تقليل وقت الانتظار رقم {i}") }).into(),
+                (if i % 2 == 0 {
+                    format!("Reduce waiting time #{i}")
+                } else {
+                    format!("تقليل وقت الانتظار رقم {i}")
+                })
+                .into(),
                 sources[i % sources.len()].into(),
                 Uuid::now_v7().into(),
                 priorities[i % priorities.len()].into(),
@@ -169,9 +181,18 @@ async fn main() {
         .await
         .unwrap();
     for (label, query) in [
-        ("in-process list: open, newest first", "status=OPEN,IN_PROGRESS&ordering=-created_at"),
-        ("in-process list: overdue, by due date", "sla=OVERDUE&ordering=due_at"),
-        ("in-process list: high priority from surveys, page 20", "priority=HIGH&source=SURVEY&page=20"),
+        (
+            "in-process list: open, newest first",
+            "status=OPEN,IN_PROGRESS&ordering=-created_at",
+        ),
+        (
+            "in-process list: overdue, by due date",
+            "sla=OVERDUE&ordering=due_at",
+        ),
+        (
+            "in-process list: high priority from surveys, page 20",
+            "priority=HIGH&source=SURVEY&page=20",
+        ),
         ("in-process saved-view counts (6)", ""),
     ] {
         let mut times = vec![];
@@ -182,7 +203,9 @@ async fn main() {
                     .await
                     .unwrap();
             } else {
-                let q = px360::platform::pagination::ListQuery::parse("/api/actions/actions/", query).unwrap();
+                let q =
+                    px360::platform::pagination::ListQuery::parse("/api/actions/actions/", query)
+                        .unwrap();
                 px360::apps::actions::service::actions::list(&state, &principal, &q)
                     .await
                     .unwrap();
@@ -194,7 +217,11 @@ async fn main() {
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
             "{:>6} {label}: p50 {:.1} ms, p95 {:.1} ms ({} runs)",
-            if url.starts_with("sqlite") { "sqlite" } else { "pg" },
+            if url.starts_with("sqlite") {
+                "sqlite"
+            } else {
+                "pg"
+            },
             times[times.len() / 2],
             times[times.len() * 95 / 100],
             times.len()
@@ -202,13 +229,41 @@ async fn main() {
     }
 
     for (label, path, api) in [
-        ("API: open, newest first", "/api/actions/actions/?status=OPEN,IN_PROGRESS&ordering=-created_at", true),
-        ("API: overdue, by due date", "/api/actions/actions/?sla=OVERDUE&ordering=due_at", true),
-        ("API: high priority from surveys, page 20", "/api/actions/actions/?priority=HIGH&source=SURVEY&page=20", true),
-        ("API: date range + search", "/api/actions/actions/?created_after=2026-01-01&search=waiting", true),
-        ("console board (page + 6 saved-view counts)", "/actions/", false),
-        ("console board, view=overdue", "/actions/?view=overdue", false),
-        ("console board htmx fragment, status=OPEN", "/actions/?status=OPEN", false),
+        (
+            "API: open, newest first",
+            "/api/actions/actions/?status=OPEN,IN_PROGRESS&ordering=-created_at",
+            true,
+        ),
+        (
+            "API: overdue, by due date",
+            "/api/actions/actions/?sla=OVERDUE&ordering=due_at",
+            true,
+        ),
+        (
+            "API: high priority from surveys, page 20",
+            "/api/actions/actions/?priority=HIGH&source=SURVEY&page=20",
+            true,
+        ),
+        (
+            "API: date range + search",
+            "/api/actions/actions/?created_after=2026-01-01&search=waiting",
+            true,
+        ),
+        (
+            "console board (page + 6 saved-view counts)",
+            "/actions/",
+            false,
+        ),
+        (
+            "console board, view=overdue",
+            "/actions/?view=overdue",
+            false,
+        ),
+        (
+            "console board htmx fragment, status=OPEN",
+            "/actions/?status=OPEN",
+            false,
+        ),
     ] {
         let htmx = label.contains("htmx");
         let mut times = vec![];
@@ -231,7 +286,11 @@ async fn main() {
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
             "{:>6} {label}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} runs)",
-            if url.starts_with("sqlite") { "sqlite" } else { "pg" },
+            if url.starts_with("sqlite") {
+                "sqlite"
+            } else {
+                "pg"
+            },
             times[times.len() / 2],
             times[times.len() * 95 / 100],
             times[times.len() - 1],

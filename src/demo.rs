@@ -516,7 +516,9 @@ async fn journeys_demo(
                     &format!("status=FAILED&hospital={h}&page_size=1"),
                 )
                 .map_err(app_err)?;
-                let failed = integ::list_events(state, admin, &q).await.map_err(app_err)?;
+                let failed = integ::list_events(state, admin, &q)
+                    .await
+                    .map_err(app_err)?;
                 if let Some(ev) = failed.results.first() {
                     integ::reprocess(state, admin, ev.id)
                         .await
@@ -567,14 +569,38 @@ impl DemoLogins {
 
 /// (English, Arabic) titles of demo actions.
 const ACTION_TITLES: &[(&str, &str)] = &[
-    ("Reduce waiting time at the cardiology clinic", "تقليل وقت الانتظار في عيادة القلب"),
-    ("Explain discharge medication to patients", "شرح أدوية الخروج للمرضى"),
-    ("Fix the broken call bell in ward 3", "إصلاح جرس النداء المعطل في الجناح ٣"),
-    ("Follow up on rude reception behaviour", "متابعة سلوك الاستقبال غير اللائق"),
-    ("Improve cleanliness of ER waiting area", "تحسين نظافة منطقة انتظار الطوارئ"),
-    ("Shorten pharmacy queue at peak hours", "تقليص طابور الصيدلية في أوقات الذروة"),
-    ("Clarify lab result turnaround times", "توضيح مواعيد نتائج المختبر"),
-    ("Train nurses on pain reassessment", "تدريب الممرضين على إعادة تقييم الألم"),
+    (
+        "Reduce waiting time at the cardiology clinic",
+        "تقليل وقت الانتظار في عيادة القلب",
+    ),
+    (
+        "Explain discharge medication to patients",
+        "شرح أدوية الخروج للمرضى",
+    ),
+    (
+        "Fix the broken call bell in ward 3",
+        "إصلاح جرس النداء المعطل في الجناح ٣",
+    ),
+    (
+        "Follow up on rude reception behaviour",
+        "متابعة سلوك الاستقبال غير اللائق",
+    ),
+    (
+        "Improve cleanliness of ER waiting area",
+        "تحسين نظافة منطقة انتظار الطوارئ",
+    ),
+    (
+        "Shorten pharmacy queue at peak hours",
+        "تقليص طابور الصيدلية في أوقات الذروة",
+    ),
+    (
+        "Clarify lab result turnaround times",
+        "توضيح مواعيد نتائج المختبر",
+    ),
+    (
+        "Train nurses on pain reassessment",
+        "تدريب الممرضين على إعادة تقييم الألم",
+    ),
 ];
 
 /// A few weeks of PX actions in every status for Riyadh: SLA configs, routing rules, actions opened
@@ -619,11 +645,28 @@ async fn actions_demo(
     .map_err(app_err)?;
     let dept_codes = ["CARD", "ER", "LAB", "PR", "PED", "IM"];
     let priorities = ["HIGH", "MEDIUM", "CRITICAL", "LOW", "MEDIUM"];
-    let categories = ["WAITING_TIME", "COMMUNICATION", "FACILITIES", "STAFF_BEHAVIOUR", "PROCESS", "CLINICAL_CARE"];
+    let categories = [
+        "WAITING_TIME",
+        "COMMUNICATION",
+        "FACILITIES",
+        "STAFF_BEHAVIOUR",
+        "PROCESS",
+        "CLINICAL_CARE",
+    ];
     // Final states, in turn: every status appears several times.
     let plan = [
-        "OPEN", "IN_PROGRESS", "WAITING", "PENDING_APPROVAL", "CLOSED", "CANCELLED", "IN_PROGRESS", "OPEN",
-        "CLOSED", "PENDING_APPROVAL", "IN_PROGRESS", "OPEN",
+        "OPEN",
+        "IN_PROGRESS",
+        "WAITING",
+        "PENDING_APPROVAL",
+        "CLOSED",
+        "CANCELLED",
+        "IN_PROGRESS",
+        "OPEN",
+        "CLOSED",
+        "PENDING_APPROVAL",
+        "IN_PROGRESS",
+        "OPEN",
     ];
     for i in 0..36usize {
         let (en, ar) = ACTION_TITLES[i % ACTION_TITLES.len()];
@@ -650,38 +693,58 @@ async fn actions_demo(
             "CANCELLED" => step("CANCELLED").await?,
             _ => {
                 step("IN_PROGRESS").await?;
-                actions::comment(&state, admin, id, parse(json!({"message": if i % 2 == 0 {
-                    "Met the team; root cause is staffing at peak hours."
-                } else {
-                    "تم الاجتماع مع الفريق؛ السبب الرئيسي نقص الموظفين في أوقات الذروة."
-                }}))?)
+                actions::comment(
+                    &state,
+                    admin,
+                    id,
+                    parse(json!({"message": if i % 2 == 0 {
+                        "Met the team; root cause is staffing at peak hours."
+                    } else {
+                        "تم الاجتماع مع الفريق؛ السبب الرئيسي نقص الموظفين في أوقات الذروة."
+                    }}))?,
+                )
                 .await
                 .map_err(app_err)?;
                 if target == "WAITING" {
                     step("WAITING").await?;
                 }
                 if matches!(target, "PENDING_APPROVAL" | "CLOSED") {
-                    attachments::upload(&state, admin, id, attachments::Upload {
-                        file_name: "action-plan.pdf".into(),
-                        content_type: Some("application/pdf".into()),
-                        bytes: b"%PDF-1.4\n% demo evidence\n".to_vec(),
-                        is_evidence: true,
-                        note: "Action plan signed by the unit head".into(),
-                    })
+                    attachments::upload(
+                        &state,
+                        admin,
+                        id,
+                        attachments::Upload {
+                            file_name: "action-plan.pdf".into(),
+                            content_type: Some("application/pdf".into()),
+                            bytes: b"%PDF-1.4\n% demo evidence\n".to_vec(),
+                            is_evidence: true,
+                            note: "Action plan signed by the unit head".into(),
+                        },
+                    )
                     .await
                     .map_err(app_err)?;
                     step("PENDING_APPROVAL").await?;
                     if i % 4 == 0 {
-                        actions::reject(&state, admin, id, parse(json!({"reason": "Add the new rota to the evidence."}))?)
-                            .await
-                            .map_err(app_err)?;
+                        actions::reject(
+                            &state,
+                            admin,
+                            id,
+                            parse(json!({"reason": "Add the new rota to the evidence."}))?,
+                        )
+                        .await
+                        .map_err(app_err)?;
                         step("PENDING_APPROVAL").await?;
                     }
                     if target == "CLOSED" {
                         clock.advance(Duration::hours(2));
-                        actions::approve(&state, admin, id, parse(json!({"note": "Verified on the ward."}))?)
-                            .await
-                            .map_err(app_err)?;
+                        actions::approve(
+                            &state,
+                            admin,
+                            id,
+                            parse(json!({"note": "Verified on the ward."}))?,
+                        )
+                        .await
+                        .map_err(app_err)?;
                     }
                 }
             }
@@ -690,7 +753,11 @@ async fn actions_demo(
     }
     // The scheduler's sweep, three days ago and now: reminders and escalations of overdue work.
     clock.set(now - Duration::days(3));
-    crate::apps::actions::sweep(&state.db, &clock).await.map_err(app_err)?;
-    crate::apps::actions::sweep(&live.db, live.clock.as_ref()).await.map_err(app_err)?;
+    crate::apps::actions::sweep(&state.db, &clock)
+        .await
+        .map_err(app_err)?;
+    crate::apps::actions::sweep(&live.db, live.clock.as_ref())
+        .await
+        .map_err(app_err)?;
     Ok(())
 }

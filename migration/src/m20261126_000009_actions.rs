@@ -88,17 +88,38 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            ("ix_px_actions_hospital_created", &["hospital_id", "created_at"][..]),
+            (
+                "ix_px_actions_hospital_created",
+                &["hospital_id", "created_at"][..],
+            ),
             ("ix_px_actions_status_due", &["status", "due_at"][..]),
-            ("ix_px_actions_status_escalate", &["status", "escalate_at"][..]),
+            (
+                "ix_px_actions_status_escalate",
+                &["status", "escalate_at"][..],
+            ),
             ("ix_px_actions_status_remind", &["status", "remind_at"][..]),
-            ("ix_px_actions_assignee_status", &["assignee_id", "status"][..]),
-            ("ix_px_actions_department", &["department_id", "created_at"][..]),
+            (
+                "ix_px_actions_assignee_status",
+                &["assignee_id", "status"][..],
+            ),
+            (
+                "ix_px_actions_department",
+                &["department_id", "created_at"][..],
+            ),
             ("ix_px_actions_created", &["created_at"][..]),
             // The board's saved views: open work by status, by source, escalated.
-            ("ix_px_actions_status_created", &["status", "created_at"][..]),
-            ("ix_px_actions_source_status", &["source_type", "status", "created_at"][..]),
-            ("ix_px_actions_escalated", &["escalation_level", "status"][..]),
+            (
+                "ix_px_actions_status_created",
+                &["status", "created_at"][..],
+            ),
+            (
+                "ix_px_actions_source_status",
+                &["source_type", "status", "created_at"][..],
+            ),
+            (
+                "ix_px_actions_escalated",
+                &["escalation_level", "status"][..],
+            ),
         ] {
             m.create_index(index("px_actions", name, cols)).await?;
         }

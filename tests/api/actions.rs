@@ -36,7 +36,10 @@ async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Value)
     .unwrap();
     let s = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// A hospital with a department, its people and an 8-hour business SLA (reminder 2 h before,
@@ -185,7 +188,10 @@ async fn a_negative_stage_survey_opens_exactly_one_routed_action_due_by_the_busi
         "SELECT COUNT(*) FROM notification_logs WHERE template_code = 'action_assigned'",
     )
     .await;
-    assert_eq!(queued, 2, "the assignee is notified once, in-app and by email");
+    assert_eq!(
+        queued, 2,
+        "the assignee is notified once, in-app and by email"
+    );
 
     // With the trigger switched off nothing opens.
     let (st, b) = call(
@@ -240,7 +246,11 @@ async fn other_triggers_open_actions_and_respect_thresholds() {
     }
     app.run_jobs().await;
     let all = actions_of(&app, &tok(&app, &s.admin), "source=CALL_CENTER").await;
-    assert_eq!(all.len(), 1, "only the rating at or below the threshold (2)");
+    assert_eq!(
+        all.len(),
+        1,
+        "only the rating at or below the threshold (2)"
+    );
     // Routed without a matching rule: the department's manager.
     assert_eq!(all[0]["assignee"], s.manager.0.to_string());
 }
@@ -276,7 +286,11 @@ async fn overdue_actions_are_reminded_once_then_escalated_one_level_per_interval
     };
 
     app.clock.set(ry(29, 12, 59));
-    assert_eq!(sweep(&app).await.reminded, 0, "not yet two hours before due");
+    assert_eq!(
+        sweep(&app).await.reminded,
+        0,
+        "not yet two hours before due"
+    );
     app.clock.set(ry(29, 13, 30));
     assert_eq!(sweep(&app).await.reminded, 1);
     assert_eq!(sweep(&app).await.reminded, 0, "a reminder is sent once");
@@ -377,11 +391,25 @@ async fn waiting_pauses_the_sla_clock_and_resuming_credits_the_time() {
     let path = format!("/api/actions/actions/{id}/transition/");
     for status in ["IN_PROGRESS", "WAITING"] {
         app.clock.set(ry(29, 10, 0));
-        let (st, b) = call(&app, "post", &path, &tok(&app, &s.staff), json!({"status": status})).await;
+        let (st, b) = call(
+            &app,
+            "post",
+            &path,
+            &tok(&app, &s.staff),
+            json!({"status": status}),
+        )
+        .await;
         assert_eq!(st, 200, "{b}");
     }
     app.clock.set(ry(29, 13, 0));
-    let (st, b) = call(&app, "post", &path, &tok(&app, &s.staff), json!({"status": "IN_PROGRESS", "note": "lab replied"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &path,
+        &tok(&app, &s.staff),
+        json!({"status": "IN_PROGRESS", "note": "lab replied"}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     // Three hours waiting are credited: due 16:00 + 3 business hours = Monday 11:00.
     assert_eq!(at(&b["due_at"]), ry(30, 11, 0));
@@ -402,45 +430,133 @@ async fn the_workflow_is_enforced_in_one_place() {
     let t = |suffix: &str| format!("{base}{suffix}/");
 
     // Only approve closes.
-    let (st, b) = call(&app, "post", &t("transition"), &tok(&app, &s.staff), json!({"status": "CLOSED"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.staff),
+        json!({"status": "CLOSED"}),
+    )
+    .await;
     assert_eq!(st, 400);
     let msg = b["status"][0].as_str().unwrap();
-    assert!(msg.starts_with("cannot move from OPEN to CLOSED; allowed: IN_PROGRESS, CANCELLED"), "{msg}");
+    assert!(
+        msg.starts_with("cannot move from OPEN to CLOSED; allowed: IN_PROGRESS, CANCELLED"),
+        "{msg}"
+    );
     // Unknown status and illegal moves name the allowed transitions.
-    let (st, b) = call(&app, "post", &t("transition"), &tok(&app, &s.staff), json!({"status": "FROZEN"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.staff),
+        json!({"status": "FROZEN"}),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert_eq!(b, json!({"status": ["cannot move from OPEN to FROZEN; allowed: IN_PROGRESS, CANCELLED"]}));
-    let (st, b) = call(&app, "post", &t("transition"), &tok(&app, &s.staff), json!({"status": "PENDING_APPROVAL"})).await;
+    assert_eq!(
+        b,
+        json!({"status": ["cannot move from OPEN to FROZEN; allowed: IN_PROGRESS, CANCELLED"]})
+    );
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.staff),
+        json!({"status": "PENDING_APPROVAL"}),
+    )
+    .await;
     assert_eq!((st, b["status"][0].as_str().is_some()), (400, true));
     // A viewer cannot transition; another hospital's people do not see it.
-    let (st, _) = call(&app, "post", &t("transition"), &tok(&app, &s.viewer), json!({"status": "IN_PROGRESS"})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.viewer),
+        json!({"status": "IN_PROGRESS"}),
+    )
+    .await;
     assert_eq!(st, 403);
-    for token in [&tok(&app, &other.admin), &tok(&app, &other.staff), &tok(&app, &other.coordinator)] {
+    for token in [
+        &tok(&app, &other.admin),
+        &tok(&app, &other.staff),
+        &tok(&app, &other.coordinator),
+    ] {
         let (st, _) = call(&app, "get", &base, token, json!({})).await;
         assert_eq!(st, 404);
-        let (st, _) = call(&app, "post", &t("transition"), token, json!({"status": "IN_PROGRESS"})).await;
+        let (st, _) = call(
+            &app,
+            "post",
+            &t("transition"),
+            token,
+            json!({"status": "IN_PROGRESS"}),
+        )
+        .await;
         assert_eq!(st, 404);
     }
 
     for status in ["IN_PROGRESS", "PENDING_APPROVAL"] {
-        let (st, b) = call(&app, "post", &t("transition"), &tok(&app, &s.staff), json!({"status": status})).await;
+        let (st, b) = call(
+            &app,
+            "post",
+            &t("transition"),
+            &tok(&app, &s.staff),
+            json!({"status": status}),
+        )
+        .await;
         assert_eq!(st, 200, "{b}");
     }
     // A department manager cannot approve.
-    let (st, _) = call(&app, "post", &t("approve"), &tok(&app, &s.manager), json!({})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        &t("approve"),
+        &tok(&app, &s.manager),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 403);
     // Evidence is required by default.
-    let (st, b) = call(&app, "post", &t("approve"), &tok(&app, &s.coordinator), json!({"note": "ok"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("approve"),
+        &tok(&app, &s.coordinator),
+        json!({"note": "ok"}),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert!(b["evidence"][0].as_str().unwrap().contains("evidence"), "{b}");
+    assert!(
+        b["evidence"][0].as_str().unwrap().contains("evidence"),
+        "{b}"
+    );
     // Reject sends it back with the reason on the timeline.
-    let (st, _) = call(&app, "post", &t("reject"), &tok(&app, &s.coordinator), json!({})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        &t("reject"),
+        &tok(&app, &s.coordinator),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 400, "a reason is required");
-    let (st, b) = call(&app, "post", &t("reject"), &tok(&app, &s.coordinator), json!({"reason": "attach the new rota"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("reject"),
+        &tok(&app, &s.coordinator),
+        json!({"reason": "attach the new rota"}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["status"], "IN_PROGRESS");
     let (_, logs) = call(&app, "get", &t("logs"), &tok(&app, &s.staff), json!({})).await;
-    assert!(logs.as_array().unwrap().iter().any(|l| l["kind"] == "REJECTED" && l["message"] == "attach the new rota"));
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["kind"] == "REJECTED" && l["message"] == "attach the new rota")
+    );
 
     // Evidence, then approval by the coordinator closes it.
     let part = reqwest::multipart::Part::bytes(b"%PDF-1.7 rota".to_vec())
@@ -451,21 +567,49 @@ async fn the_workflow_is_enforced_in_one_place() {
         .client
         .post(app.url(&t("attachments")))
         .bearer_auth(&tok(&app, &s.staff))
-        .multipart(reqwest::multipart::Form::new().part("file", part).text("note", "new rota"))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("file", part)
+                .text("note", "new rota"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let (st, _) = call(&app, "post", &t("transition"), &tok(&app, &s.staff), json!({"status": "PENDING_APPROVAL"})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.staff),
+        json!({"status": "PENDING_APPROVAL"}),
+    )
+    .await;
     assert_eq!(st, 200);
-    let (st, b) = call(&app, "post", &t("approve"), &tok(&app, &s.coordinator), json!({"note": "good"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("approve"),
+        &tok(&app, &s.coordinator),
+        json!({"note": "good"}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["status"], "CLOSED");
     assert_eq!(b["approved_by"], s.coordinator.0.to_string());
     assert!(b["closed_at"].is_string());
-    let (st, b) = call(&app, "post", &t("transition"), &tok(&app, &s.admin), json!({"status": "OPEN"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &t("transition"),
+        &tok(&app, &s.admin),
+        json!({"status": "OPEN"}),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert_eq!(b["status"][0], "cannot move from CLOSED to OPEN; allowed: none");
+    assert_eq!(
+        b["status"][0],
+        "cannot move from CLOSED to OPEN; allowed: none"
+    );
     let changes = factory::count(
         &app,
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('action.status_changed', 'action.approved', 'action.rejected')",
@@ -516,27 +660,66 @@ async fn attachments_are_limited_by_size_and_type_and_served_only_in_scope() {
     big.resize(1024 * 1024 + 10, b'x');
     let (st, _) = upload("big.pdf", "application/pdf", big, &tok(&app, &s.staff)).await;
     assert_eq!(st, 413);
-    let (st, b) = upload("page.html", "text/html", b"<html>".to_vec(), &tok(&app, &s.staff)).await;
+    let (st, b) = upload(
+        "page.html",
+        "text/html",
+        b"<html>".to_vec(),
+        &tok(&app, &s.staff),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert!(b["file"][0].as_str().unwrap().contains("not accepted"), "{b}");
-    let (st, _) = upload("fake.pdf", "application/pdf", b"MZ\x90\x00".to_vec(), &tok(&app, &s.staff)).await;
+    assert!(
+        b["file"][0].as_str().unwrap().contains("not accepted"),
+        "{b}"
+    );
+    let (st, _) = upload(
+        "fake.pdf",
+        "application/pdf",
+        b"MZ\x90\x00".to_vec(),
+        &tok(&app, &s.staff),
+    )
+    .await;
     assert_eq!(st, 400);
     assert_eq!(
         factory::count(&app, "SELECT COUNT(*) FROM px_action_attachments").await,
         0
     );
     assert_eq!(files(), 0, "nothing stored");
-    let (st, _) = upload("x.pdf", "application/pdf", b"%PDF-1".to_vec(), &tok(&app, &other.admin)).await;
+    let (st, _) = upload(
+        "x.pdf",
+        "application/pdf",
+        b"%PDF-1".to_vec(),
+        &tok(&app, &other.admin),
+    )
+    .await;
     assert_eq!(st, 404);
-    let (st, b) = upload("صورة.png", "image/png", b"\x89PNG\r\n\x1a\nrest".to_vec(), &tok(&app, &s.staff)).await;
+    let (st, b) = upload(
+        "صورة.png",
+        "image/png",
+        b"\x89PNG\r\n\x1a\nrest".to_vec(),
+        &tok(&app, &s.staff),
+    )
+    .await;
     assert_eq!(st, 201, "{b}");
     assert_eq!(files(), 1);
     let href = b["download_url"].as_str().unwrap().to_string();
-    let r = app.client.get(app.url(&href)).bearer_auth(&tok(&app, &s.coordinator)).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url(&href))
+        .bearer_auth(&tok(&app, &s.coordinator))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"\x89PNG\r\n\x1a\nrest");
-    let r = app.client.get(app.url(&href)).bearer_auth(&tok(&app, &other.admin)).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url(&href))
+        .bearer_auth(&tok(&app, &other.admin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     let r = app.client.get(app.url(&href)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
@@ -572,49 +755,135 @@ async fn the_board_filters_by_view_and_actions_are_managed_by_hand() {
     .await;
     assert_eq!(st, 201, "{b}");
     assert_eq!(b["source_type"], "MANUAL");
-    assert_eq!(b["assignee"], s.manager.0.to_string(), "no rule matches: the manager");
+    assert_eq!(
+        b["assignee"],
+        s.manager.0.to_string(),
+        "no rule matches: the manager"
+    );
     let id = b["id"].as_str().unwrap().to_string();
-    let (st, b) = call(&app, "post", "/api/actions/actions/", &tok(&app, &s.coordinator),
-        json!({"hospital": s.hospital, "priority": "URGENT"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        "/api/actions/actions/",
+        &tok(&app, &s.coordinator),
+        json!({"hospital": s.hospital, "priority": "URGENT"}),
+    )
+    .await;
     assert_eq!(st, 400);
     assert!(b["title"].is_array() && b["priority"].is_array(), "{b}");
     negative_survey(&app, &s, "STAGE", Uuid::now_v7()).await;
 
-    assert_eq!(actions_of(&app, &tok(&app, &s.admin), "source=SURVEY").await.len(), 1);
-    assert_eq!(actions_of(&app, &tok(&app, &s.admin), "priority=HIGH,MEDIUM").await.len(), 2);
-    assert_eq!(actions_of(&app, &tok(&app, &s.manager), "mine=true").await.len(), 1);
-    assert_eq!(actions_of(&app, &tok(&app, &s.staff), "mine=true").await.len(), 1);
-    assert_eq!(actions_of(&app, &tok(&app, &s.admin), "sla=OVERDUE").await.len(), 0);
-    let (st, b) = call(&app, "get", "/api/actions/actions/?sla=LATE", &tok(&app, &s.admin), json!({})).await;
+    assert_eq!(
+        actions_of(&app, &tok(&app, &s.admin), "source=SURVEY")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        actions_of(&app, &tok(&app, &s.admin), "priority=HIGH,MEDIUM")
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        actions_of(&app, &tok(&app, &s.manager), "mine=true")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        actions_of(&app, &tok(&app, &s.staff), "mine=true")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        actions_of(&app, &tok(&app, &s.admin), "sla=OVERDUE")
+            .await
+            .len(),
+        0
+    );
+    let (st, b) = call(
+        &app,
+        "get",
+        "/api/actions/actions/?sla=LATE",
+        &tok(&app, &s.admin),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert!(b["sla"][0].as_str().unwrap().contains("allowed: DUE_SOON, OVERDUE"));
+    assert!(
+        b["sla"][0]
+            .as_str()
+            .unwrap()
+            .contains("allowed: DUE_SOON, OVERDUE")
+    );
 
     // Assign and escalate by hand.
-    let (st, b) = call(&app, "post", &format!("/api/actions/actions/{id}/assign/"), &tok(&app, &s.manager),
-        json!({"assignee": s.staff.0, "note": "please own this"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &format!("/api/actions/actions/{id}/assign/"),
+        &tok(&app, &s.manager),
+        json!({"assignee": s.staff.0, "note": "please own this"}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["assignee"], s.staff.0.to_string());
-    let (st, b) = call(&app, "post", &format!("/api/actions/actions/{id}/escalate/"), &tok(&app, &s.manager),
-        json!({"reason": "needs the hospital's decision"})).await;
+    let (st, b) = call(
+        &app,
+        "post",
+        &format!("/api/actions/actions/{id}/escalate/"),
+        &tok(&app, &s.manager),
+        json!({"reason": "needs the hospital's decision"}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["escalation_level"], 1);
     assert_eq!(b["assignee"], s.manager.0.to_string());
-    let (st, _) = call(&app, "post", &format!("/api/actions/actions/{id}/assign/"), &tok(&app, &s.viewer),
-        json!({"assignee": s.staff.0})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        &format!("/api/actions/actions/{id}/assign/"),
+        &tok(&app, &s.viewer),
+        json!({"assignee": s.staff.0}),
+    )
+    .await;
     assert_eq!(st, 403);
     // Escalation levels come from the hospital's chain.
-    let (st, b) = call(&app, "get", &format!("/api/actions/escalation-levels/?hospital={}", s.hospital), &tok(&app, &s.admin), json!({})).await;
+    let (st, b) = call(
+        &app,
+        "get",
+        &format!("/api/actions/escalation-levels/?hospital={}", s.hospital),
+        &tok(&app, &s.admin),
+        json!({}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
-    let roles: Vec<&str> = b.as_array().unwrap().iter().map(|l| l["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["DEPARTMENT_MANAGER", "HOSPITAL_ADMIN", "PX_ADMIN"]);
     // Configuration needs `configure`: a coordinator may not change SLA configs.
-    let (st, _) = call(&app, "post", "/api/actions/sla-configs/", &tok(&app, &s.coordinator),
-        json!({"hospital": s.hospital, "hours": 4, "hour_mode": "CALENDAR"})).await;
+    let (st, _) = call(
+        &app,
+        "post",
+        "/api/actions/sla-configs/",
+        &tok(&app, &s.coordinator),
+        json!({"hospital": s.hospital, "hours": 4, "hour_mode": "CALENDAR"}),
+    )
+    .await;
     assert_eq!(st, 403);
     let (st, b) = call(&app, "post", "/api/actions/sla-configs/", &tok(&app, &s.admin),
         json!({"hospital": s.hospital, "hours": 4, "reminder_hours_before": 6, "hour_mode": "WEEKLY"})).await;
     assert_eq!(st, 400);
-    assert!(b["hour_mode"].is_array() && b["reminder_hours_before"].is_array(), "{b}");
+    assert!(
+        b["hour_mode"].is_array() && b["reminder_hours_before"].is_array(),
+        "{b}"
+    );
 }
 
 #[tokio::test]
@@ -653,13 +922,22 @@ async fn the_console_board_detail_and_sla_panel_work_in_both_languages() {
             let (st, body) = b.get(p).await;
             assert_eq!(st, StatusCode::OK, "{lang} {p}");
             assert!(body.contains(&format!("lang=\"{lang}\"")), "{lang} {p}");
-            assert!(!body.contains(">px.") && !body.contains("{{"), "{lang} {p}: untranslated key");
+            assert!(
+                !body.contains(">px.") && !body.contains("{{"),
+                "{lang} {p}: untranslated key"
+            );
         }
     }
     let (_, detail) = b.get(&format!("/actions/actions/{id}/")).await;
-    assert!(detail.contains(&format!("/surveys/instances/{instance}/")), "links to its source");
+    assert!(
+        detail.contains(&format!("/surveys/instances/{instance}/")),
+        "links to its source"
+    );
     for tab in ["#evidence", "#discussion", "#sla", "#approval"] {
-        assert!(detail.contains(&format!("data-bs-target=\"{tab}\"")), "{tab}");
+        assert!(
+            detail.contains(&format!("data-bs-target=\"{tab}\"")),
+            "{tab}"
+        );
     }
     let (_, board) = b.get("/actions/").await;
     assert!(board.contains("sla-progress") && board.contains("data-select-all"));
@@ -669,15 +947,35 @@ async fn the_console_board_detail_and_sla_panel_work_in_both_languages() {
 
     // A row quick action, then a bulk move.
     let (st, _, loc) = b
-        .post(&format!("/actions/actions/{id}/transition/"), &[("status", "IN_PROGRESS")])
+        .post(
+            &format!("/actions/actions/{id}/transition/"),
+            &[("status", "IN_PROGRESS")],
+        )
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
-    assert_eq!(loc.as_deref(), Some(format!("/actions/actions/{id}/").as_str()));
+    assert_eq!(
+        loc.as_deref(),
+        Some(format!("/actions/actions/{id}/").as_str())
+    );
     let (st, _, _) = b
-        .post("/actions/bulk/", &[("ids", id.as_str()), ("op", "status"), ("status", "WAITING")])
+        .post(
+            "/actions/bulk/",
+            &[
+                ("ids", id.as_str()),
+                ("op", "status"),
+                ("status", "WAITING"),
+            ],
+        )
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
-    let (_, a) = call(&app, "get", &format!("/api/actions/actions/{id}/"), &tok(&app, &s.admin), json!({})).await;
+    let (_, a) = call(
+        &app,
+        "get",
+        &format!("/api/actions/actions/{id}/"),
+        &tok(&app, &s.admin),
+        json!({}),
+    )
+    .await;
     assert_eq!(a["status"], "WAITING");
     let (_, detail) = b.get(&format!("/actions/actions/{id}/")).await;
     assert!(detail.contains("data-testid=\"action-status\">انتظار") || detail.contains("بالانتظار"));

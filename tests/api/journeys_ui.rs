@@ -199,7 +199,10 @@ async fn the_builder_reorders_stages_through_the_service_and_validates_the_delay
     assert_eq!(r.status(), 200);
     let frag = r.text().await.unwrap();
     assert!(frag.starts_with("<div id=\"stages\">") && !frag.contains("<html"));
-    assert!(frag.find("data-code=\"PHARMACY\"").unwrap() < frag.find("data-code=\"RADIOLOGY\"").unwrap());
+    assert!(
+        frag.find("data-code=\"PHARMACY\"").unwrap()
+            < frag.find("data-code=\"RADIOLOGY\"").unwrap()
+    );
     let tv = get(&app, &format!("/api/journeys/templates/{t}/"), &s.token).await;
     assert_eq!(
         codes(&tv),
@@ -244,7 +247,10 @@ async fn the_builder_reorders_stages_through_the_service_and_validates_the_delay
     ];
     let (st, body, _) = b.post(&new, &form).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert!(body.contains("Ensure this value is between 0 and 72."), "{body}");
+    assert!(
+        body.contains("Ensure this value is between 0 and 72."),
+        "{body}"
+    );
     assert!(body.contains("value=\"FOLLOW_UP_DONE\""));
     let mut ok = form;
     ok[5] = ("survey_delay_hours", "24");
@@ -265,7 +271,10 @@ async fn the_builder_reorders_stages_through_the_service_and_validates_the_delay
     let (st, _, _) = b.post(&edit, &changed).await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     let (st, _, _) = b
-        .post(&format!("/journeys/templates/{t}/stages/{fid}/delete/"), &[])
+        .post(
+            &format!("/journeys/templates/{t}/stages/{fid}/delete/"),
+            &[],
+        )
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
     let tv = get(&app, &format!("/api/journeys/templates/{t}/"), &s.token).await;
@@ -277,7 +286,9 @@ async fn the_builder_reorders_stages_through_the_service_and_validates_the_delay
     ] {
         let n = factory::count(
             &app,
-            &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND object_id = '{fid}'"),
+            &format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND object_id = '{fid}'"
+            ),
         )
         .await;
         assert!(n >= 1, "{action}");
@@ -329,17 +340,21 @@ async fn the_test_panel_names_the_stage_or_the_reason_and_writes_nothing() {
     let mut b = signed_in(&app, Role::HospitalAdmin, Some(s.hospital)).await;
     let url = format!("/journeys/templates/{t}/test/");
     let (_, page) = b.get(&format!("/journeys/templates/{t}/")).await;
-    assert!(page.contains("<option value=\"LAB_ORDER_COMPLETED\">"), "datalist");
+    assert!(
+        page.contains("<option value=\"LAB_ORDER_COMPLETED\">"),
+        "datalist"
+    );
     let before = counts(&app).await;
-    let (st, body, _) = b
-        .post(&url, &[("event_code", "LAB_ORDER_COMPLETED")])
-        .await;
+    let (st, body, _) = b.post(&url, &[("event_code", "LAB_ORDER_COMPLETED")]).await;
     assert_eq!(st, StatusCode::OK);
     assert!(body.contains("data-stage=\"LAB_1\""), "{body}");
     let (_, body, _) = b
         .post(
             &url,
-            &[("event_code", "LAB_ORDER_COMPLETED"), ("completed", "LAB_1")],
+            &[
+                ("event_code", "LAB_ORDER_COMPLETED"),
+                ("completed", "LAB_1"),
+            ],
         )
         .await;
     assert!(body.contains("data-stage=\"LAB_2\""));
@@ -371,7 +386,10 @@ async fn the_test_panel_names_the_stage_or_the_reason_and_writes_nothing() {
     assert_eq!(r.status(), 200);
     let frag = r.text().await.unwrap();
     assert!(!frag.contains("<html") && frag.contains("data-stage=\"\""));
-    assert!(frag.contains("لا توجد مرحلة في الرحلة يُطلقها PHARMACY_DISPENSED"), "{frag}");
+    assert!(
+        frag.contains("لا توجد مرحلة في الرحلة يُطلقها PHARMACY_DISPENSED"),
+        "{frag}"
+    );
     let (_, body, _) = b.post(&url, &[("event_code", " ")]).await;
     assert!(body.contains("أدخل رمز الحدث."));
     // Nothing was written: no stage, journey, event, audit row or job.
@@ -415,9 +433,15 @@ async fn events_are_reprocessed_from_the_console_one_or_a_selection_within_rbac_
     let (st, page) = b.get(&format!("/integrations/events/{id}/")).await;
     assert_eq!(st, StatusCode::OK);
     assert!(page.contains("data-testid=\"reprocess\""));
-    assert!(page.contains("no active INPATIENT journey template"), "error shown");
+    assert!(
+        page.contains("no active INPATIENT journey template"),
+        "error shown"
+    );
     let (_, list) = b.get("/integrations/events/?status=DEAD").await;
-    assert!(list.contains(&format!("name=\"ids\" value=\"{id}\"")), "selectable");
+    assert!(
+        list.contains(&format!("name=\"ids\" value=\"{id}\"")),
+        "selectable"
+    );
     // Fix the cause, then reprocess from the console.
     template(
         &app,
@@ -487,7 +511,10 @@ async fn events_are_reprocessed_from_the_console_one_or_a_selection_within_rbac_
     assert_eq!(st, StatusCode::SEE_OTHER);
     assert_eq!(loc.as_deref(), Some("/integrations/events/?status=FAILED"));
     let (_, page) = b.get("/integrations/events/").await;
-    assert!(page.contains("Sent 2 back for processing; 1 skipped."), "bulk flash");
+    assert!(
+        page.contains("Sent 2 back for processing; 1 skipped."),
+        "bulk flash"
+    );
     for i in &ids {
         let e = get(&app, &format!("/api/integrations/events/{i}/"), &s.token).await;
         assert_eq!(e["status"], "PENDING", "{e}");

@@ -147,7 +147,12 @@ async fn action_rows(
     by: &mut BTreeMap<&'static str, Uuid>,
 ) {
     let now = app.clock.now();
-    let (a, f, c, r) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (a, f, c, r) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
     exec(app, "INSERT INTO px_actions (id, hospital_id, department_id, title, description, source_type, category, priority, severity, \
          status, escalation_level, hour_mode, sla_hours, reminder_hours_before, escalation_interval_hours, sla_started_at, due_at, \
          paused_seconds, pauses, created_at, updated_at) \

@@ -90,8 +90,12 @@ pub async fn user_names<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|u| {
-            let en = format!("{} {}", u.first_name_en, u.last_name_en).trim().to_string();
-            let ar = format!("{} {}", u.first_name_ar, u.last_name_ar).trim().to_string();
+            let en = format!("{} {}", u.first_name_en, u.last_name_en)
+                .trim()
+                .to_string();
+            let ar = format!("{} {}", u.first_name_ar, u.last_name_ar)
+                .trim()
+                .to_string();
             (
                 u.id,
                 UserName {

@@ -135,7 +135,9 @@ async fn transition(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TransitionIn>,
 ) -> AppResult<Json<ActionOut>> {
-    Ok(Json(actions::transition(&s, &p, path_id(&id)?, body).await?))
+    Ok(Json(
+        actions::transition(&s, &p, path_id(&id)?, body).await?,
+    ))
 }
 
 /// Reassign (`{"assignee", "department", "note"}`).

@@ -5,8 +5,8 @@
 use uuid::Uuid;
 
 use super::model::PRIORITIES;
-use super::service::engine::{self, NewAction};
 use super::service::calendar_of;
+use super::service::engine::{self, NewAction};
 use crate::apps::organizations;
 use crate::platform::audit::Actor;
 use crate::platform::error::AppError;
@@ -92,7 +92,10 @@ pub fn plan(event: &DomainEvent) -> Option<(&'static str, NewAction)> {
                         "Patient dissatisfied with a complaint's resolution (score {:.0}) · عدم رضا عن حل الشكوى",
                         e.score
                     ),
-                    format!("Complaint {}: the resolution-satisfaction survey came back dissatisfied.", e.complaint),
+                    format!(
+                        "Complaint {}: the resolution-satisfaction survey came back dissatisfied.",
+                        e.complaint
+                    ),
                 )
             },
         )),
@@ -123,7 +126,10 @@ pub fn plan(event: &DomainEvent) -> Option<(&'static str, NewAction)> {
                     e.department,
                     "CALL_CENTER",
                     e.interaction,
-                    format!("Low call-center rating ({}) · تقييم منخفض لمركز الاتصال", e.rating),
+                    format!(
+                        "Low call-center rating ({}) · تقييم منخفض لمركز الاتصال",
+                        e.rating
+                    ),
                     format!("A caller rated the call {} out of 5.", e.rating),
                 )
             },
@@ -181,13 +187,19 @@ async fn on_event(ctx: &JobContext) -> Result<(), JobError> {
 pub fn register(registry: &mut Registry, bus: &mut EventBus) {
     let trigger = || handler_fn(|ctx| Box::pin(on_event(ctx)));
     for (event, name) in [
-        (EventType::SurveyScoredNegative, "actions.on_survey_negative"),
+        (
+            EventType::SurveyScoredNegative,
+            "actions.on_survey_negative",
+        ),
         (EventType::ComplaintCreated, "actions.on_complaint_created"),
         (
             EventType::ResolutionDissatisfied,
             "actions.on_resolution_dissatisfied",
         ),
-        (EventType::SentimentNegative, "actions.on_sentiment_negative"),
+        (
+            EventType::SentimentNegative,
+            "actions.on_sentiment_negative",
+        ),
         (EventType::CallRatedLow, "actions.on_call_rated_low"),
         (EventType::KpiBreached, "actions.on_kpi_breached"),
     ] {

@@ -125,7 +125,13 @@ pub fn times(
     pauses: &[Pause],
     escalated_at: Option<DateTime<Utc>>,
 ) -> Times {
-    let due_at = calendar::due_at(cal, p.mode, start, Duration::hours(i64::from(p.hours)), pauses);
+    let due_at = calendar::due_at(
+        cal,
+        p.mode,
+        start,
+        Duration::hours(i64::from(p.hours)),
+        pauses,
+    );
     let remind_at = match (due_at, p.reminder_hours_before) {
         (Some(d), n) if n > 0 => Some(d - Duration::hours(i64::from(n))),
         _ => None,
@@ -288,7 +294,13 @@ mod tests {
         let pause = Pause::closed(ry(2026, 11, 29, 10), ry(2026, 11, 29, 12));
         let t = times(&cal, &policy(4), start, &[pause], None);
         assert_eq!(t.due_at, Some(ry(2026, 11, 29, 14)));
-        let open = times(&cal, &policy(4), start, &[Pause::open(ry(2026, 11, 29, 10))], None);
+        let open = times(
+            &cal,
+            &policy(4),
+            start,
+            &[Pause::open(ry(2026, 11, 29, 10))],
+            None,
+        );
         assert_eq!(open.due_at, None);
     }
 

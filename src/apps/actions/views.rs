@@ -133,7 +133,11 @@ fn sla_def() -> ResourceDef {
         Col::new("severity", "px.severity", Kind::Choice),
         Col::new("hours", "px.sla_hours", Kind::Number).sort("hours"),
         Col::new("reminder_hours_before", "px.reminder_hours", Kind::Number),
-        Col::new("escalation_interval_hours", "px.interval_hours", Kind::Number),
+        Col::new(
+            "escalation_interval_hours",
+            "px.interval_hours",
+            Kind::Number,
+        ),
         Col::new("hour_mode", "px.hour_mode", Kind::Choice),
         Col::new("active", "common.active", Kind::Bool),
     ];
@@ -316,7 +320,11 @@ pub struct Row {
     pub moves: Vec<(String, String)>,
 }
 
-fn row(ctx: &Ctx, a: &ActionOut, names: &std::collections::HashMap<Uuid, accounts::UserName>) -> Row {
+fn row(
+    ctx: &Ctx,
+    a: &ActionOut,
+    names: &std::collections::HashMap<Uuid, accounts::UserName>,
+) -> Row {
     Row {
         id: a.id,
         href: format!("/actions/actions/{}/", a.id),
@@ -441,11 +449,8 @@ async fn board(ui: Ui, State(s): State<AppState>, uri: axum::http::Uri) -> UiRes
         .collect();
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let view = get("view").unwrap_or("all").to_string();
-    let mut query: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "view")
-        .cloned()
-        .collect();
+    let mut query: Vec<(String, String)> =
+        pairs.iter().filter(|(k, _)| k != "view").cloned().collect();
     if let Some((_, q)) = SAVED_VIEWS.iter().find(|(n, _)| *n == view) {
         query.extend(url::form_urlencoded::parse(q.as_bytes()).into_owned());
     }
@@ -512,7 +517,10 @@ async fn board(ui: Ui, State(s): State<AppState>, uri: axum::http::Uri) -> UiRes
                 &ctx.num(i64::try_from(list.count).unwrap_or(i64::MAX)),
             )],
         ),
-        prev: list.previous.as_ref().map(|_| link(page_n.saturating_sub(1))),
+        prev: list
+            .previous
+            .as_ref()
+            .map(|_| link(page_n.saturating_sub(1))),
         next: list.next.as_ref().map(|_| link(page_n + 1)),
         query: keep,
         search: get("search").unwrap_or("").to_string(),
@@ -629,9 +637,7 @@ async fn bulk(
                 )
                 .await
             }
-            "escalate" => {
-                actions::escalate(&s, &ui.p, *id, EscalateIn { reason: None }).await
-            }
+            "escalate" => actions::escalate(&s, &ui.p, *id, EscalateIn { reason: None }).await,
             _ => Err(AppError::field("op", "Choose what to do.")),
         };
         match r {
@@ -640,10 +646,17 @@ async fn bulk(
         }
     }
     ui.flash(
-        if errors.is_empty() { "success" } else { "warning" },
+        if errors.is_empty() {
+            "success"
+        } else {
+            "warning"
+        },
         ui.ctx.tf(
             "px.bulk_done",
-            &[("ok", &ui.ctx.num(ok)), ("count", &ui.ctx.num(ids.len() as i64))],
+            &[
+                ("ok", &ui.ctx.num(ok)),
+                ("count", &ui.ctx.num(ids.len() as i64)),
+            ],
         ),
     )
     .await;
@@ -659,13 +672,13 @@ async fn bulk(
 /// The text of an error for a flash message.
 fn message(e: &AppError) -> String {
     match e {
-        AppError::Validation(f) => f
-            .0
-            .values()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" "),
+        AppError::Validation(f) => {
+            f.0.values()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         other => other.body()["detail"]
             .as_str()
             .unwrap_or("Error")
@@ -745,7 +758,10 @@ fn log_row(ctx: &Ctx, l: &LogOut) -> LogRow {
             ),
             "NOTIFICATION" => format!(
                 "{} → {}",
-                l.details.get("template").and_then(Value::as_str).unwrap_or(""),
+                l.details
+                    .get("template")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
                 l.details
                     .get("channels")
                     .and_then(Value::as_array)
@@ -801,15 +817,18 @@ async fn detail(ui: Ui, State(s): State<AppState>, Path(id): Path<String>) -> Ui
             .unwrap_or_default(),
         None => String::new(),
     };
-    let dt = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| ctx.datetime(t)).unwrap_or_default();
+    let dt =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| ctx.datetime(t)).unwrap_or_default();
     let log_rows: Vec<LogRow> = logs.iter().map(|l| log_row(ctx, l)).collect();
     let sla_logs: Vec<LogRow> = logs
         .iter()
         .filter(|l| {
-            matches!(l.kind.as_str(), "CREATED" | "REMINDER" | "ESCALATED" | "SLA")
-                || (l.kind == "STATUS_CHANGED"
-                    && (l.to_status.as_deref() == Some("WAITING")
-                        || l.from_status.as_deref() == Some("WAITING")))
+            matches!(
+                l.kind.as_str(),
+                "CREATED" | "REMINDER" | "ESCALATED" | "SLA"
+            ) || (l.kind == "STATUS_CHANGED"
+                && (l.to_status.as_deref() == Some("WAITING")
+                    || l.from_status.as_deref() == Some("WAITING")))
         })
         .map(|l| log_row(ctx, l))
         .collect();
@@ -900,9 +919,9 @@ use crate::platform::ui::registry::RefSource;
 async fn done<T>(ui: &Ui, id: Uuid, r: AppResult<T>, tab: &str) -> UiResult {
     match r {
         Ok(_) => ui.flash("success", ui.t("px.done")).await,
-        Err(e @ (AppError::Validation(_) | AppError::Forbidden(_) | AppError::PayloadTooLarge(_))) => {
-            ui.flash("danger", message(&e)).await
-        }
+        Err(
+            e @ (AppError::Validation(_) | AppError::Forbidden(_) | AppError::PayloadTooLarge(_)),
+        ) => ui.flash("danger", message(&e)).await,
         Err(e) => return Err(e.into()),
     }
     Ok(see_other(&format!("/actions/actions/{id}/{tab}")))
@@ -1110,7 +1129,8 @@ async fn sla_panel(ui: Ui, State(s): State<AppState>) -> UiResult {
     let q = ListQuery::parse("/actions/sla/", "page_size=200")?;
     let configs = sla_configs::list(&s, &ui.p, &q).await?.results;
     let rules = routing_rules::list(&s, &ui.p, &q).await?.results;
-    let levels = config::escalation_levels(&s, &ui.p, &ListQuery::parse("/actions/sla/", "")?).await?;
+    let levels =
+        config::escalation_levels(&s, &ui.p, &ListQuery::parse("/actions/sla/", "")?).await?;
     let mut hospitals: Vec<Uuid> = configs.iter().map(|c| c.hospital).collect();
     hospitals.extend(rules.iter().map(|r| r.hospital));
     hospitals.extend(levels.iter().map(|l| l.hospital));
@@ -1178,7 +1198,9 @@ async fn sla_panel(ui: Ui, State(s): State<AppState>) -> UiResult {
                 ]
                 .join(" · "),
                 target: match r.target_user {
-                    Some(u) => format!("{} ({})", ctx.t(&format!("choice.{}", r.target)), uname(&u)),
+                    Some(u) => {
+                        format!("{} ({})", ctx.t(&format!("choice.{}", r.target)), uname(&u))
+                    }
                     None => ctx.t(&format!("choice.{}", r.target)).to_string(),
                 },
                 active: r.active,

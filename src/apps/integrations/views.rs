@@ -93,10 +93,18 @@ fn events_def() -> ResourceDef {
         ],
         filters: vec![
             FilterDef::new("status", "journey.status", Input::Select(STATUSES)),
-            FilterDef::new("source_system", "integ.source_system", Input::Text { max: 64 }),
+            FilterDef::new(
+                "source_system",
+                "integ.source_system",
+                Input::Text { max: 64 },
+            ),
             FilterDef::new("event_code", "integ.event_code", Input::Text { max: 100 }),
             FilterDef::new("hospital", "org.hospital", Input::Ref("hospital")),
-            FilterDef::new("encounter_id", "journey.encounter", Input::Text { max: 100 }),
+            FilterDef::new(
+                "encounter_id",
+                "journey.encounter",
+                Input::Text { max: 100 },
+            ),
             FilterDef::new("format", "integ.format", Input::Select(FORMATS)),
             FilterDef::new("received_after", "integ.received_after", Input::Date),
             FilterDef::new("received_before", "integ.received_before", Input::Date),
@@ -366,8 +374,8 @@ mod mapping_svc {
 
 mod config_svc {
     pub use crate::apps::integrations::service::admin::{
-        create_config as create, delete_config as delete, get_config as get,
-        list_configs as list, update_config as update,
+        create_config as create, delete_config as delete, get_config as get, list_configs as list,
+        update_config as update,
     };
 }
 
@@ -393,22 +401,36 @@ fn mappings_def() -> ResourceDef {
         ],
         filters: vec![
             FilterDef::new("hospital", "org.hospital", Input::Ref("hospital")),
-            FilterDef::new("source_system", "integ.source_system", Input::Text { max: 64 }),
+            FilterDef::new(
+                "source_system",
+                "integ.source_system",
+                Input::Text { max: 64 },
+            ),
             FilterDef::new("active", "common.active", Input::Checkbox),
         ],
         fields: vec![
             Field::new("hospital", "org.hospital", Input::Ref("hospital"))
                 .required()
                 .create_only(),
-            Field::new("source_system", "integ.source_system", Input::Text { max: 64 }).required(),
-            Field::new("external_code", "integ.external_code", Input::Text { max: 100 })
-                .required()
-                .help("integ.external_code_help"),
+            Field::new(
+                "source_system",
+                "integ.source_system",
+                Input::Text { max: 64 },
+            )
+            .required(),
+            Field::new(
+                "external_code",
+                "integ.external_code",
+                Input::Text { max: 100 },
+            )
+            .required()
+            .help("integ.external_code_help"),
             Field::new("event_code", "integ.event_code", Input::Text { max: 100 })
                 .required()
                 .help("integ.event_code_help"),
             {
-                let mut f = Field::new("journey_type", "journey.type", Input::Select(JOURNEY_TYPES));
+                let mut f =
+                    Field::new("journey_type", "journey.type", Input::Select(JOURNEY_TYPES));
                 f.nullable = true;
                 f
             },
@@ -464,7 +486,12 @@ fn configs_def() -> ResourceDef {
             Field::new("hospital", "org.hospital", Input::Ref("hospital"))
                 .required()
                 .create_only(),
-            Field::new("source_system", "integ.source_system", Input::Text { max: 64 }).required(),
+            Field::new(
+                "source_system",
+                "integ.source_system",
+                Input::Text { max: 64 },
+            )
+            .required(),
             Field::new("name", "common.name", Input::Text { max: 200 }).required(),
             Field::new("protocol", "integ.protocol", Input::Select(FORMATS)).required(),
             Field::new("active", "common.active", Input::Checkbox).help("integ.active_help"),
@@ -507,7 +534,10 @@ pub fn register(reg: &mut Registry) {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(EVENTS_BASE, get(events_list))
-        .route("/integrations/events/reprocess/", post(events_bulk_reprocess))
+        .route(
+            "/integrations/events/reprocess/",
+            post(events_bulk_reprocess),
+        )
         .route("/integrations/events/{id}/", get(event_detail))
         .route(
             "/integrations/events/{id}/reprocess/",

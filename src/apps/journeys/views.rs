@@ -423,9 +423,13 @@ pub fn stage_fields() -> Vec<Field> {
             .help("journey.code_help"),
         Field::new("name_en", "common.name_en", Input::Text { max: 200 }).required(),
         Field::new("name_ar", "common.name_ar", Input::Text { max: 200 }),
-        Field::new("trigger_event_code", "journey.trigger", Input::Text { max: 100 })
-            .required()
-            .help("journey.trigger_help"),
+        Field::new(
+            "trigger_event_code",
+            "journey.trigger",
+            Input::Text { max: 100 },
+        )
+        .required()
+        .help("journey.trigger_help"),
         // ── SURVEY BINDING ──────────────────────────────────────────────────────────────────────
         // The surveys module adds the stage's survey template here, e.g.
         //     Field::new("survey_template", "journey.survey_template", Input::Ref("survey_template")),
@@ -470,8 +474,7 @@ async fn stage_form_page(
     let base = format!("/journeys/templates/{template_id}/");
     let (heading, action) = match &stage {
         None => (
-            ui.ctx
-                .tf1("form.new", "what", ui.t("journey.stage")),
+            ui.ctx.tf1("form.new", "what", ui.t("journey.stage")),
             format!("{base}stages/new/"),
         ),
         Some((sid, name)) => (
@@ -566,8 +569,10 @@ async fn stage_edit(
     let st = stage_of(&s, &ui.p, id, sid).await?;
     ui.p.require(R, Operation::Edit)?;
     let name = ui.ctx.pick(&st.name_en, &st.name_ar).to_string();
-    let values =
-        present::values_from_object(&stage_fields(), &serde_json::to_value(&st).unwrap_or_default());
+    let values = present::values_from_object(
+        &stage_fields(),
+        &serde_json::to_value(&st).unwrap_or_default(),
+    );
     stage_form_page(&s, &ui, id, Some((sid, name)), &values, &FieldErrors::new()).await
 }
 
@@ -648,11 +653,15 @@ fn with_progress(mut v: Value) -> Value {
         );
         o.insert(
             "current_stage_en".into(),
-            next.and_then(|s| s.get("name_en")).cloned().unwrap_or(Value::Null),
+            next.and_then(|s| s.get("name_en"))
+                .cloned()
+                .unwrap_or(Value::Null),
         );
         o.insert(
             "current_stage_ar".into(),
-            next.and_then(|s| s.get("name_ar")).cloned().unwrap_or(Value::Null),
+            next.and_then(|s| s.get("name_ar"))
+                .cloned()
+                .unwrap_or(Value::Null),
         );
     }
     v
@@ -713,7 +722,11 @@ fn instances_def() -> ResourceDef {
                 Input::Select(STAGE_STATUSES),
             ),
             FilterDef::new("department", "org.department", Input::Ref("department")),
-            FilterDef::new("encounter_id", "journey.encounter", Input::Text { max: 100 }),
+            FilterDef::new(
+                "encounter_id",
+                "journey.encounter",
+                Input::Text { max: 100 },
+            ),
             FilterDef::new("mrn", "org.mrn", Input::Text { max: 50 }),
             FilterDef::new("patient", "journey.patient", Input::Ref("patient")),
             FilterDef::new("started_after", "journey.started_after", Input::Date),
@@ -842,13 +855,15 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
         Col::new("physician", "org.physician", Kind::Ref("physician")),
         Col::new("department", "org.department", Kind::Ref("department")),
     ];
-    let labels =
-        crate::platform::ui::crud::resolve_labels(&s, ui.lang(), &cols, &stages_v).await;
+    let labels = crate::platform::ui::crud::resolve_labels(&s, ui.lang(), &cols, &stages_v).await;
     let can_events = ui.p.can(Resource::Integrations, Operation::View);
     let str_of = |s: &Value, k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let first_open = stages_v
-        .iter()
-        .position(|s| !matches!(s.get("status").and_then(Value::as_str), Some(COMPLETED | SKIPPED)));
+    let first_open = stages_v.iter().position(|s| {
+        !matches!(
+            s.get("status").and_then(Value::as_str),
+            Some(COMPLETED | SKIPPED)
+        )
+    });
     let mut steps = vec![];
     let mut cards = vec![];
     for (i, st) in stages_v.iter().enumerate() {
@@ -893,7 +908,12 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
     let total = stages_v.len();
     let done = stages_v
         .iter()
-        .filter(|s| matches!(s.get("status").and_then(Value::as_str), Some(COMPLETED | SKIPPED)))
+        .filter(|s| {
+            matches!(
+                s.get("status").and_then(Value::as_str),
+                Some(COMPLETED | SKIPPED)
+            )
+        })
         .count();
     let summary = ui.ctx.tf(
         "journey.progress_summary",
@@ -921,7 +941,10 @@ async fn instance_detail(ui: Ui, State(s): State<AppState>, Path(id): Path<Strin
                     .iter()
                     .map(|e| {
                         let status = str_of(e, "status");
-                        let text = match (e.get("error").and_then(Value::as_str), e.get("result").and_then(Value::as_str)) {
+                        let text = match (
+                            e.get("error").and_then(Value::as_str),
+                            e.get("result").and_then(Value::as_str),
+                        ) {
                             (Some(err), _) if !err.is_empty() => err.to_string(),
                             (_, Some(r)) => r.to_string(),
                             _ => String::new(),

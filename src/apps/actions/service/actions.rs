@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::engine::{self, NewAction, policy_of};
 use super::{
-    Form, LogEntry, Mode, R, TEMPLATE_ASSIGNED, action_cols, calendar_of, invalid_pk, may,
-    notify, record,
+    Form, LogEntry, Mode, R, TEMPLATE_ASSIGNED, action_cols, calendar_of, invalid_pk, may, notify,
+    record,
 };
 use crate::apps::accounts;
 use crate::apps::actions::model::{
@@ -25,8 +25,7 @@ use crate::apps::actions::model::{
 };
 use crate::apps::actions::sla;
 use crate::apps::actions::wire::{
-    ActionIn, ActionOut, ApproveIn, AssignIn, CommentIn, EscalateIn, LogOut, RejectIn,
-    TransitionIn,
+    ActionIn, ActionOut, ApproveIn, AssignIn, CommentIn, EscalateIn, LogOut, RejectIn, TransitionIn,
 };
 use crate::apps::actions::workflow::{self, Move};
 use crate::apps::organizations;
@@ -62,7 +61,11 @@ fn spec() -> ListSpec<action::Entity> {
             f("severity", C::Severity, FilterKind::Choice(SEVERITIES)),
             f("category", C::Category, FilterKind::Choice(CATEGORIES)),
             f("source", C::SourceType, FilterKind::Choice(SOURCE_TYPES)),
-            f("source_type", C::SourceType, FilterKind::Choice(SOURCE_TYPES)),
+            f(
+                "source_type",
+                C::SourceType,
+                FilterKind::Choice(SOURCE_TYPES),
+            ),
             f("source_id", C::SourceId, FilterKind::Uuid),
             f("created_after", C::CreatedAt, FilterKind::From),
             f("created_before", C::CreatedAt, FilterKind::To),
@@ -100,9 +103,9 @@ pub(crate) async fn outs<C: ConnectionTrait>(
     let mut cals: HashMap<Uuid, WorkCalendar> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for a in rows {
-        if !cals.contains_key(&a.hospital_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = cals.entry(a.hospital_id) {
             let (_, cal) = calendar_of(conn, a.hospital_id).await?;
-            cals.insert(a.hospital_id, cal);
+            e.insert(cal);
         }
         let cal = cals
             .get(&a.hospital_id)
@@ -168,7 +171,10 @@ async fn out<C: ConnectionTrait>(
     now: chrono::DateTime<Utc>,
     a: action::Model,
 ) -> AppResult<ActionOut> {
-    outs(conn, now, vec![a]).await?.pop().ok_or(AppError::NotFound)
+    outs(conn, now, vec![a])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
 }
 
 /// The board's query: scope, field filters, plus `sla` (DUE_SOON / OVERDUE), `escalated`, `mine`.
@@ -261,7 +267,10 @@ pub async fn view_counts(state: &AppState, p: &Principal) -> AppResult<Vec<(&'st
         counts.push(async move { Ok::<_, AppError>((*name, select.count(&state.db).await?)) });
     }
     // Independent counts: run them side by side on the pool.
-    futures::future::join_all(counts).await.into_iter().collect()
+    futures::future::join_all(counts)
+        .await
+        .into_iter()
+        .collect()
 }
 
 pub(crate) async fn visible<C: ConnectionTrait>(
@@ -313,7 +322,13 @@ pub async fn create(state: &AppState, p: &Principal, i: ActionIn) -> AppResult<A
     let mut description = String::new();
     form.opt_text("description", i.description, &mut description, 10_000);
     let mut source_type = "MANUAL".to_string();
-    form.choice("source_type", i.source_type, &mut source_type, SOURCE_TYPES, false);
+    form.choice(
+        "source_type",
+        i.source_type,
+        &mut source_type,
+        SOURCE_TYPES,
+        false,
+    );
     let mut category = "OTHER".to_string();
     form.choice("category", i.category, &mut category, CATEGORIES, false);
     let mut priority = "MEDIUM".to_string();
@@ -394,7 +409,10 @@ pub async fn update(
         may(p, Operation::Edit, &before)?;
         let mut form = Form::new(Mode::Patch);
         for (field, given) in [
-            ("hospital", i.hospital.is_some_and(|h| h != before.hospital_id)),
+            (
+                "hospital",
+                i.hospital.is_some_and(|h| h != before.hospital_id),
+            ),
             ("source_type", i.source_type.is_some()),
             ("source_id", i.source_id.is_some()),
         ] {
@@ -449,6 +467,8 @@ pub async fn update(
 }
 
 /// Applies a checked status change: pause bookkeeping, SLA times, closing stamps, log and audit.
+// One private helper shared by transition, approve and reject; a struct would only rename the same fields.
+#[allow(clippy::too_many_arguments)]
 async fn apply_status<C: ConnectionTrait>(
     conn: &C,
     state: &AppState,
@@ -471,7 +491,9 @@ async fn apply_status<C: ConnectionTrait>(
         if let Some(last) = pauses.iter_mut().rev().find(|p| p.end.is_none()) {
             last.end = Some(now);
         }
-        let waited = before.paused_at.map_or(0, |p| (now - p).num_seconds().max(0));
+        let waited = before
+            .paused_at
+            .map_or(0, |p| (now - p).num_seconds().max(0));
         am.paused_seconds = Set(before.paused_seconds + waited);
         am.paused_at = Set(None);
         let (_, cal) = calendar_of(conn, before.hospital_id).await?;
@@ -682,8 +704,12 @@ pub async fn assign(
         form.opt_fk(i.assignee, &mut assignee);
         let mut department = before.department_id;
         form.opt_fk(i.department, &mut department);
-        check_assignee(txn, &mut form, assignee.filter(|a| Some(*a) != before.assignee_id))
-            .await?;
+        check_assignee(
+            txn,
+            &mut form,
+            assignee.filter(|a| Some(*a) != before.assignee_id),
+        )
+        .await?;
         if let Some(d) = department.filter(|d| Some(*d) != before.department_id)
             && !organizations::department_in_hospital(txn, before.hospital_id, d).await?
         {
@@ -820,12 +846,7 @@ pub async fn logs(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vec<Lo
 ///
 /// # Errors
 /// 404 out of scope; 403 without edit permission; 400 for an empty message.
-pub async fn comment(
-    state: &AppState,
-    p: &Principal,
-    id: Uuid,
-    i: CommentIn,
-) -> AppResult<LogOut> {
+pub async fn comment(state: &AppState, p: &Principal, id: Uuid, i: CommentIn) -> AppResult<LogOut> {
     let message = i.message.unwrap_or_default().trim().to_string();
     in_txn(&state.db, async move |txn| {
         let a = visible(txn, p, id).await?;

@@ -64,7 +64,13 @@ pub fn file_type(
     allowed: &[String],
 ) -> Result<String, String> {
     let declared = declared
-        .map(|d| d.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|d| {
+            d.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|d| !d.is_empty() && d != "application/octet-stream");
     let guessed = mime_guess::from_path(file_name)
         .first()
@@ -72,7 +78,7 @@ pub fn file_type(
     let Some(kind) = declared.or(guessed) else {
         return Err("The file type could not be determined.".into());
     };
-    if !allowed.iter().any(|a| *a == kind) {
+    if !allowed.contains(&kind) {
         return Err(format!(
             "Files of type \"{kind}\" are not accepted; allowed: {}",
             allowed.join(", ")

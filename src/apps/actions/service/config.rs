@@ -11,12 +11,10 @@ use uuid::Uuid;
 use super::{Form, Mode, R, hospital_cols, invalid_pk};
 use crate::apps::accounts;
 use crate::apps::actions::model::{
-    CATEGORIES, HOUR_MODES, PRIORITIES, SEVERITIES, SOURCE_TYPES, TARGETS, routing_rule,
-    sla_config,
+    CATEGORIES, HOUR_MODES, PRIORITIES, SEVERITIES, SOURCE_TYPES, TARGETS, routing_rule, sla_config,
 };
 use crate::apps::actions::wire::{
-    EscalationChainIn, EscalationLevelOut, RoutingRuleIn, RoutingRuleOut, SlaConfigIn,
-    SlaConfigOut,
+    EscalationChainIn, EscalationLevelOut, RoutingRuleIn, RoutingRuleOut, SlaConfigIn, SlaConfigOut,
 };
 use crate::apps::organizations;
 use crate::platform::audit::{self, Actor, AuditEntry};
@@ -225,7 +223,13 @@ pub mod sla_configs {
             0,
             8760,
         );
-        form.choice("hour_mode", i.hour_mode, &mut m.hour_mode, HOUR_MODES, false);
+        form.choice(
+            "hour_mode",
+            i.hour_mode,
+            &mut m.hour_mode,
+            HOUR_MODES,
+            false,
+        );
         form.flag(i.active, &mut m.active);
         if m.reminder_hours_before >= m.hours && !form.has("hours") {
             form.add(
@@ -237,7 +241,11 @@ pub mod sla_configs {
 
     /// # Errors
     /// 403 without configure permission; 400 for invalid fields.
-    pub async fn create(state: &AppState, p: &Principal, i: SlaConfigIn) -> AppResult<SlaConfigOut> {
+    pub async fn create(
+        state: &AppState,
+        p: &Principal,
+        i: SlaConfigIn,
+    ) -> AppResult<SlaConfigOut> {
         p.require(R, Operation::Configure)?;
         let now = state.clock.now();
         let mut form = Form::new(Mode::Create);
@@ -260,8 +268,7 @@ pub mod sla_configs {
         apply(&mut form, i, &mut m);
         in_txn(&state.db, async move |txn| {
             check_hospital(txn, p, &mut form, m.hospital_id).await?;
-            check_department(txn, &mut form, "department", m.hospital_id, m.department_id)
-                .await?;
+            check_department(txn, &mut form, "department", m.hospital_id, m.department_id).await?;
             form.finish()?;
             let saved = m.into_active_model().insert(txn).await?;
             audit_config(
@@ -297,8 +304,7 @@ pub mod sla_configs {
             }
             let mut m = before.clone();
             apply(&mut form, i, &mut m);
-            check_department(txn, &mut form, "department", m.hospital_id, m.department_id)
-                .await?;
+            check_department(txn, &mut form, "department", m.hospital_id, m.department_id).await?;
             form.finish()?;
             let mut am = before.into_active_model();
             am.department_id = Set(m.department_id);
@@ -407,8 +413,7 @@ pub mod routing_rules {
     ) -> AppResult<routing_rule::Model> {
         rbac::find_visible(
             conn,
-            routing_rule::Entity::find_by_id(id)
-                .filter(routing_rule::Column::DeletedAt.is_null()),
+            routing_rule::Entity::find_by_id(id).filter(routing_rule::Column::DeletedAt.is_null()),
             p,
             R,
             hospital_cols(routing_rule::Column::HospitalId),
@@ -450,7 +455,13 @@ pub mod routing_rules {
             }
         }
         form.flag(i.active, &mut m.active);
-        opt_choice(form, "source_type", i.source_type, &mut m.source_type, SOURCE_TYPES);
+        opt_choice(
+            form,
+            "source_type",
+            i.source_type,
+            &mut m.source_type,
+            SOURCE_TYPES,
+        );
         form.opt_fk(i.department, &mut m.department_id);
         opt_choice(form, "category", i.category, &mut m.category, CATEGORIES);
         opt_choice(form, "severity", i.severity, &mut m.severity, SEVERITIES);
@@ -618,13 +629,13 @@ pub async fn escalation_levels(
     q: &ListQuery,
 ) -> AppResult<Vec<EscalationLevelOut>> {
     p.require(R, Operation::View)?;
-    let only = match q.param("hospital") {
-        Some(h) => Some(
-            Uuid::parse_str(h.trim())
-                .map_err(|_| AppError::field("hospital", format!("\"{h}\" is not a valid UUID.")))?,
-        ),
-        None => None,
-    };
+    let only =
+        match q.param("hospital") {
+            Some(h) => Some(Uuid::parse_str(h.trim()).map_err(|_| {
+                AppError::field("hospital", format!("\"{h}\" is not a valid UUID."))
+            })?),
+            None => None,
+        };
     let hospitals: Vec<Uuid> = {
         let hq = ListQuery::parse("/api/organizations/hospitals/", "page_size=200")?;
         let mut ids = vec![];
@@ -652,14 +663,16 @@ pub async fn escalation_levels(
                 }
                 _ => None,
             };
-            let names = accounts::user_names(&state.db, &assignee.into_iter().collect::<Vec<_>>())
-                .await?;
+            let names =
+                accounts::user_names(&state.db, &assignee.into_iter().collect::<Vec<_>>()).await?;
             out.push(EscalationLevelOut {
                 hospital: h,
                 level,
                 role: code.clone(),
                 assignee,
-                assignee_name: assignee.and_then(|u| names.get(&u)).map(|n| n.name_en.clone()),
+                assignee_name: assignee
+                    .and_then(|u| names.get(&u))
+                    .map(|n| n.name_en.clone()),
             });
         }
     }

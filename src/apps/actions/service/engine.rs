@@ -12,8 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    LogEntry, TEMPLATE_ASSIGNED, TEMPLATE_ESCALATED, TEMPLATE_REMINDER, calendar_of, notify,
-    record,
+    LogEntry, TEMPLATE_ASSIGNED, TEMPLATE_ESCALATED, TEMPLATE_REMINDER, calendar_of, notify, record,
 };
 use crate::apps::accounts;
 use crate::apps::actions::model::{
@@ -332,7 +331,10 @@ pub async fn escalate<C: ConnectionTrait>(
         if automatic {
             // Top of the chain: stop scanning this action; the board still shows it overdue.
             let r = action::Entity::update_many()
-                .col_expr(action::Column::EscalateAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(
+                    action::Column::EscalateAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
                 .filter(action::Column::Id.eq(a.id))
                 .filter(action::Column::EscalationLevel.eq(a.escalation_level))
                 .exec(conn)

@@ -197,7 +197,10 @@ pub(crate) async fn notify<C: ConnectionTrait>(
         crate::apps::notifications::service::public_url(),
         a.id
     );
-    let reference = format!("PX-{}", &a.id.simple().to_string()[..8].to_ascii_uppercase());
+    let reference = format!(
+        "PX-{}",
+        &a.id.simple().to_string()[..8].to_ascii_uppercase()
+    );
     let mut sent = vec![];
     for channel in [Channel::InApp, Channel::Email] {
         let q = send(
@@ -214,8 +217,10 @@ pub(crate) async fn notify<C: ConnectionTrait>(
                 .related("action", a.id),
         )
         .await?;
-        sent.push(json!({"channel": channel.code(), "log": q.log_id, "status": q.status,
-                         "reason": q.reason}));
+        sent.push(
+            json!({"channel": channel.code(), "log": q.log_id, "status": q.status,
+                         "reason": q.reason}),
+        );
     }
     record(
         conn,

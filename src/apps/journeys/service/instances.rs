@@ -189,14 +189,11 @@ fn console_filters(
                 organizations::model::choice_error(&st, STAGE_STATUSES),
             ));
         }
-        select = select.filter(by_stage(
-            Expr::col(stage_instance::Column::Status).eq(st),
-        ));
+        select = select.filter(by_stage(Expr::col(stage_instance::Column::Status).eq(st)));
     }
     if let Some(d) = q.param("department") {
-        let d = Uuid::parse_str(d.trim()).map_err(|_| {
-            AppError::field("department", format!("\"{d}\" is not a valid UUID."))
-        })?;
+        let d = Uuid::parse_str(d.trim())
+            .map_err(|_| AppError::field("department", format!("\"{d}\" is not a valid UUID.")))?;
         select = select.filter(by_stage(
             Expr::col(stage_instance::Column::DepartmentId).eq(d),
         ));
