@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Asia::Riyadh;
-use px360::platform::clock::Clock;
 use px360::platform::events::{self, CallRatedLow, SurveyCompleted, SurveyScoredNegative};
 use px360::platform::rbac::Role;
 use serde_json::{Value, json};
@@ -278,7 +277,7 @@ async fn overdue_actions_are_reminded_once_then_escalated_one_level_per_interval
             app,
             "get",
             &format!("/api/actions/actions/{id}/"),
-            &tok(&app, &s.px_admin),
+            &tok(app, &s.px_admin),
             json!({}),
         )
         .await
@@ -566,7 +565,7 @@ async fn the_workflow_is_enforced_in_one_place() {
     let r = app
         .client
         .post(app.url(&t("attachments")))
-        .bearer_auth(&tok(&app, &s.staff))
+        .bearer_auth(tok(&app, &s.staff))
         .multipart(
             reqwest::multipart::Form::new()
                 .part("file", part)
@@ -706,7 +705,7 @@ async fn attachments_are_limited_by_size_and_type_and_served_only_in_scope() {
     let r = app
         .client
         .get(app.url(&href))
-        .bearer_auth(&tok(&app, &s.coordinator))
+        .bearer_auth(tok(&app, &s.coordinator))
         .send()
         .await
         .unwrap();
@@ -716,7 +715,7 @@ async fn attachments_are_limited_by_size_and_type_and_served_only_in_scope() {
     let r = app
         .client
         .get(app.url(&href))
-        .bearer_auth(&tok(&app, &other.admin))
+        .bearer_auth(tok(&app, &other.admin))
         .send()
         .await
         .unwrap();
