@@ -68,9 +68,18 @@ pub struct Config {
     pub survey_burst: u32,
     /// Processing attempts of an inbound event before it is DEAD.
     pub integration_max_attempts: i32,
+    /// Largest attachment (evidence file) accepted, in bytes.
+    pub attachment_max_bytes: usize,
+    /// MIME types an attachment may have.
+    pub attachment_types: Vec<String>,
     /// Notification delivery backends (console by default).
     pub notifications: crate::apps::notifications::config::NotifyConfig,
 }
+
+/// Attachment types accepted unless `PX360_ATTACHMENT_TYPES` says otherwise: documents and photos.
+pub const DEFAULT_ATTACHMENT_TYPES: &str = "application/pdf,image/png,image/jpeg,image/webp,text/plain,text/csv,\
+application/msword,application/vnd.openxmlformats-officedocument.wordprocessingml.document,\
+application/vnd.ms-excel,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Where configuration values come from; the process environment in production, a map in tests.
 pub trait Source {
@@ -259,6 +268,17 @@ impl Config {
             integration_max_attempts: parse_var(src, "PX360_INTEGRATION_MAX_ATTEMPTS", "5", |v| {
                 parse_range::<i32>(v, 1, 50)
             })?,
+            attachment_max_bytes: parse_var(src, "PX360_ATTACHMENT_MAX_MB", "20", |v| {
+                parse_range::<usize>(v, 1, 1024)
+            })? * 1024
+                * 1024,
+            attachment_types: src
+                .get("PX360_ATTACHMENT_TYPES")
+                .unwrap_or_else(|| DEFAULT_ATTACHMENT_TYPES.to_string())
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect(),
             notifications: crate::apps::notifications::config::NotifyConfig::from_source(src)?,
         })
     }

@@ -306,6 +306,7 @@ async fn seed(live: &AppState) -> anyhow::Result<DemoLogins> {
         crate::apps::surveys::demo::answer(&state, &clock, h).await?;
     }
     crate::apps::notifications::demo::seed(&state, &clock, now).await?;
+    actions_demo(live, &admin, ruh, &depts, now).await?;
     Ok(DemoLogins {
         password,
         users,
@@ -574,4 +575,199 @@ impl DemoLogins {
         println!("\n    password for every demo login: {}", self.password);
         println!("    integration API key (Riyadh):   {}\n", self.api_key);
     }
+}
+
+/// (English, Arabic) titles of demo actions.
+const ACTION_TITLES: &[(&str, &str)] = &[
+    (
+        "Reduce waiting time at the cardiology clinic",
+        "تقليل وقت الانتظار في عيادة القلب",
+    ),
+    (
+        "Explain discharge medication to patients",
+        "شرح أدوية الخروج للمرضى",
+    ),
+    (
+        "Fix the broken call bell in ward 3",
+        "إصلاح جرس النداء المعطل في الجناح ٣",
+    ),
+    (
+        "Follow up on rude reception behaviour",
+        "متابعة سلوك الاستقبال غير اللائق",
+    ),
+    (
+        "Improve cleanliness of ER waiting area",
+        "تحسين نظافة منطقة انتظار الطوارئ",
+    ),
+    (
+        "Shorten pharmacy queue at peak hours",
+        "تقليص طابور الصيدلية في أوقات الذروة",
+    ),
+    (
+        "Clarify lab result turnaround times",
+        "توضيح مواعيد نتائج المختبر",
+    ),
+    (
+        "Train nurses on pain reassessment",
+        "تدريب الممرضين على إعادة تقييم الألم",
+    ),
+];
+
+/// A few weeks of PX actions in every status for Riyadh: SLA configs, routing rules, actions opened
+/// by hand on the seed's clock and moved along their workflow (comments, waiting, evidence, approval,
+/// rejection, cancellation), then the SLA sweep at the present, which reminds and escalates.
+async fn actions_demo(
+    live: &AppState,
+    admin: &Principal,
+    ruh: Uuid,
+    depts: &std::collections::HashMap<String, Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    use crate::apps::actions::service::{actions, attachments, config};
+    let clock = TestClock::new(now - Duration::days(21));
+    let state = AppState {
+        clock: Arc::new(clock.clone()),
+        ..live.clone()
+    };
+    for (priority, hours, reminder, mode) in [
+        ("CRITICAL", 8, 2, "BUSINESS"),
+        ("HIGH", 16, 4, "BUSINESS"),
+        ("MEDIUM", 40, 8, "BUSINESS"),
+        ("LOW", 120, 24, "CALENDAR"),
+    ] {
+        config::sla_configs::create(&state, admin, parse(json!({
+            "hospital": ruh, "priority": priority, "hours": hours, "reminder_hours_before": reminder,
+            "escalation_interval_hours": 8, "hour_mode": mode
+        }))?)
+        .await
+        .map_err(app_err)?;
+    }
+    config::routing_rules::create(&state, admin, parse(json!({
+        "hospital": ruh, "name": "Complaints to the PX team", "order": 10, "source_type": "COMPLAINT", "target": "PX_TEAM"
+    }))?)
+    .await
+    .map_err(app_err)?;
+    config::routing_rules::create(&state, admin, parse(json!({
+        "hospital": ruh, "name": "Cardiology surveys to its manager", "order": 20, "source_type": "SURVEY",
+        "department": depts.get("CARD"), "target": "DEPARTMENT_MANAGER"
+    }))?)
+    .await
+    .map_err(app_err)?;
+    let dept_codes = ["CARD", "ER", "LAB", "PR", "PED", "IM"];
+    let priorities = ["HIGH", "MEDIUM", "CRITICAL", "LOW", "MEDIUM"];
+    let categories = [
+        "WAITING_TIME",
+        "COMMUNICATION",
+        "FACILITIES",
+        "STAFF_BEHAVIOUR",
+        "PROCESS",
+        "CLINICAL_CARE",
+    ];
+    // Final states, in turn: every status appears several times.
+    let plan = [
+        "OPEN",
+        "IN_PROGRESS",
+        "WAITING",
+        "PENDING_APPROVAL",
+        "CLOSED",
+        "CANCELLED",
+        "IN_PROGRESS",
+        "OPEN",
+        "CLOSED",
+        "PENDING_APPROVAL",
+        "IN_PROGRESS",
+        "OPEN",
+    ];
+    for i in 0..36usize {
+        let (en, ar) = ACTION_TITLES[i % ACTION_TITLES.len()];
+        let title = if i % 2 == 0 { en } else { ar };
+        let target = plan[i % plan.len()];
+        let created = actions::create(&state, admin, parse(json!({
+            "hospital": ruh, "department": depts.get(dept_codes[i % dept_codes.len()]),
+            "title": title, "description": format!("{en}.\n{ar}."),
+            "priority": priorities[i % priorities.len()], "severity": priorities[(i + 1) % priorities.len()],
+            "category": categories[i % categories.len()],
+        }))?)
+        .await
+        .map_err(app_err)?;
+        let id = created.id;
+        let step = async |status: &str| {
+            clock.advance(Duration::hours(3));
+            actions::transition(&state, admin, id, parse(json!({"status": status}))?)
+                .await
+                .map_err(app_err)
+                .map(|_| ())
+        };
+        match target {
+            "OPEN" => {}
+            "CANCELLED" => step("CANCELLED").await?,
+            _ => {
+                step("IN_PROGRESS").await?;
+                actions::comment(
+                    &state,
+                    admin,
+                    id,
+                    parse(json!({"message": if i % 2 == 0 {
+                        "Met the team; root cause is staffing at peak hours."
+                    } else {
+                        "تم الاجتماع مع الفريق؛ السبب الرئيسي نقص الموظفين في أوقات الذروة."
+                    }}))?,
+                )
+                .await
+                .map_err(app_err)?;
+                if target == "WAITING" {
+                    step("WAITING").await?;
+                }
+                if matches!(target, "PENDING_APPROVAL" | "CLOSED") {
+                    attachments::upload(
+                        &state,
+                        admin,
+                        id,
+                        attachments::Upload {
+                            file_name: "action-plan.pdf".into(),
+                            content_type: Some("application/pdf".into()),
+                            bytes: b"%PDF-1.4\n% demo evidence\n".to_vec(),
+                            is_evidence: true,
+                            note: "Action plan signed by the unit head".into(),
+                        },
+                    )
+                    .await
+                    .map_err(app_err)?;
+                    step("PENDING_APPROVAL").await?;
+                    if i % 4 == 0 {
+                        actions::reject(
+                            &state,
+                            admin,
+                            id,
+                            parse(json!({"reason": "Add the new rota to the evidence."}))?,
+                        )
+                        .await
+                        .map_err(app_err)?;
+                        step("PENDING_APPROVAL").await?;
+                    }
+                    if target == "CLOSED" {
+                        clock.advance(Duration::hours(2));
+                        actions::approve(
+                            &state,
+                            admin,
+                            id,
+                            parse(json!({"note": "Verified on the ward."}))?,
+                        )
+                        .await
+                        .map_err(app_err)?;
+                    }
+                }
+            }
+        }
+        clock.advance(Duration::hours(11));
+    }
+    // The scheduler's sweep, three days ago and now: reminders and escalations of overdue work.
+    clock.set(now - Duration::days(3));
+    crate::apps::actions::sweep(&state.db, &clock)
+        .await
+        .map_err(app_err)?;
+    crate::apps::actions::sweep(&live.db, live.clock.as_ref())
+        .await
+        .map_err(app_err)?;
+    Ok(())
 }

@@ -41,7 +41,7 @@ use tower_http::compression::CompressionLayer;
 
 /// Periodic work. Written to the `schedules` table on start-up when missing; the table then rules.
 pub fn schedules() -> Vec<ScheduleDef> {
-    vec![
+    let mut defs = vec![
         ScheduleDef {
             name: "audit.seal",
             cron: "0 * * * * *",
@@ -66,7 +66,9 @@ pub fn schedules() -> Vec<ScheduleDef> {
             job_kind: PRUNE_JOB,
             payload: serde_json::json!({ "keep_days": 30 }),
         },
-    ]
+    ];
+    defs.extend(crate::apps::actions::schedules());
+    defs
 }
 
 const PRUNE_JOB: &str = "jobs.prune";
@@ -118,6 +120,7 @@ pub fn job_registry(state: &AppState) -> anyhow::Result<Registry> {
     crate::apps::surveys::register_jobs(state, &mut registry, &mut bus);
     crate::apps::notifications::register_jobs(&mut registry, state);
     // Module subscriptions go here: bus.subscribe(&mut registry, EventType::X, "module.handler", h);
+    crate::apps::actions::register_jobs(&mut registry, &mut bus);
     bus.install(&mut registry);
     registry.validate()?;
     Ok(registry)
@@ -220,6 +223,25 @@ fn nav() -> Vec<NavGroup> {
             ],
         },
         NavGroup {
+            label: "nav.group.actions",
+            items: vec![
+                item(
+                    "nav.actions_board",
+                    "/actions/",
+                    "clipboard-check",
+                    R::Actions,
+                    Some("actions/actions"),
+                ),
+                item(
+                    "nav.actions_sla",
+                    "/actions/sla/",
+                    "stopwatch",
+                    R::Actions,
+                    None,
+                ),
+            ],
+        },
+        NavGroup {
             label: "nav.group.admin",
             items: vec![
                 item(
@@ -298,6 +320,7 @@ pub fn ui_registry() -> UiRegistry {
     crate::apps::organizations::views::register(&mut reg);
     crate::apps::accounts::views::register(&mut reg);
     crate::apps::surveys::views::register(&mut reg);
+    crate::apps::actions::views::register(&mut reg);
     crate::apps::journeys::views::register(&mut reg);
     crate::apps::integrations::views::register(&mut reg);
     crate::apps::notifications::views::register(&mut reg);
@@ -318,9 +341,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::apps::integrations::router())
         .merge(crate::apps::notifications::router())
         .merge(crate::apps::surveys::router())
+        .merge(crate::apps::actions::router())
         .split_for_parts();
     let pages = crate::apps::accounts::views::routes()
         .merge(crate::apps::organizations::views::routes())
+        .merge(crate::apps::actions::views::routes())
         .merge(crate::apps::journeys::views::routes())
         .merge(crate::apps::integrations::views::routes())
         .merge(crate::apps::notifications::views::routes())

@@ -10,6 +10,7 @@ mod m20261126_000004_ui;
 mod m20261126_000005_list_indexes;
 mod m20261126_000007_notifications;
 mod m20261126_000008_surveys;
+mod m20261126_000009_actions;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_list_indexes::Migration),
             Box::new(m20261126_000007_notifications::Migration),
             Box::new(m20261126_000008_surveys::Migration),
+            Box::new(m20261126_000009_actions::Migration),
         ]
     }
 }

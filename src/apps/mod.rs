@@ -2,6 +2,7 @@
 //! background work, `register_jobs()`; `startup.rs` composes them.
 
 pub mod accounts;
+pub mod actions;
 pub mod integrations;
 pub mod journeys;
 pub mod notifications;

@@ -122,7 +122,13 @@ pub async fn spawn_app_configured(options: ServeOptions, extra: &[(&str, &str)])
     let db = TestDb::new().await;
     let clock = TestClock::starting_now();
     let shared: SharedClock = Arc::new(clock.clone());
-    let app = Application::build(test_config(&db.url, extra), shared, options)
+    // Files the application stores (imports, attachments) go to the test's own temp dir.
+    let data_dir = db._dir.path().join("data").display().to_string();
+    let mut extra: Vec<(&str, &str)> = extra.to_vec();
+    if !extra.iter().any(|(k, _)| *k == "PX360_DATA_DIR") {
+        extra.push(("PX360_DATA_DIR", &data_dir));
+    }
+    let app = Application::build(test_config(&db.url, &extra), shared, options)
         .await
         .unwrap();
     let addr = app.local_addr().unwrap();

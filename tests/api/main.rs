@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod actions;
 mod audit;
 mod cli;
 mod crash;

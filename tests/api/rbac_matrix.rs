@@ -202,6 +202,46 @@ async fn survey_rows(
     by.insert("/api/surveys/responses/", r);
 }
 
+/// An action of department `dept` with one attachment (its file on disk), an SLA config and a routing
+/// rule of hospital `h`.
+async fn action_rows(
+    app: &TestApp,
+    h: Uuid,
+    dept: Uuid,
+    n: &str,
+    by: &mut BTreeMap<&'static str, Uuid>,
+) {
+    let now = app.clock.now();
+    let (a, f, c, r) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    exec(app, "INSERT INTO px_actions (id, hospital_id, department_id, title, description, source_type, category, priority, severity, \
+         status, escalation_level, hour_mode, sla_hours, reminder_hours_before, escalation_interval_hours, sla_started_at, due_at, \
+         paused_seconds, pauses, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, '', 'MANUAL', 'OTHER', 'MEDIUM', 'MEDIUM', 'OPEN', 0, 'BUSINESS', 8, 2, 4, $5, $5, 0, $6, $5, $5)",
+        vec![a.into(), h.into(), dept.into(), format!("Action {n}").into(), now.into(), serde_json::json!([]).into()]).await;
+    let key = format!("{h}/{}", f.simple());
+    let path = app.state.config.data_dir.join("attachments").join(&key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"%PDF-1.7 fixture").unwrap();
+    exec(app, "INSERT INTO px_action_attachments (id, action_id, hospital_id, file_name, content_type, size_bytes, storage_key, sha256, \
+         is_evidence, note, created_at) VALUES ($1, $2, $3, 'e.pdf', 'application/pdf', 16, $4, '', $5, '', $6)",
+        vec![f.into(), a.into(), h.into(), key.into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO px_action_sla_configs (id, hospital_id, hours, reminder_hours_before, escalation_interval_hours, hour_mode, \
+         active, created_at, updated_at) VALUES ($1, $2, 8, 2, 4, 'BUSINESS', $3, $4, $4)",
+        vec![c.into(), h.into(), true.into(), now.into()]).await;
+    exec(app, "INSERT INTO px_action_routing_rules (id, hospital_id, name, rule_order, active, target, created_at, updated_at) \
+         VALUES ($1, $2, $3, 10, $4, 'PX_TEAM', $5, $5)",
+        vec![r.into(), h.into(), format!("Rule {n}").into(), true.into(), now.into()]).await;
+    by.insert("/api/actions/actions/", a);
+    by.insert("/api/actions/attachments/", f);
+    by.insert("/api/actions/sla-configs/", c);
+    by.insert("/api/actions/routing-rules/", r);
+}
+
 /// A hospital with two sibling departments; `main` holds the department-level objects, `sibling` the
 /// ones a department role of `main` must not see.
 async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixtures, Fixtures) {
@@ -237,6 +277,7 @@ async fn hospital_fixtures(app: &TestApp, code: &str) -> (Uuid, Uuid, Uuid, Fixt
         notification_rows(app, h, user, patient_id, &format!("{code}{tag}"), &mut by).await;
         let physician_id = by["/api/organizations/physicians/"];
         survey_rows(app, h, dept, physician_id, &format!("{code}{tag}"), &mut by).await;
+        action_rows(app, h, dept, &format!("{code}{tag}"), &mut by).await;
         let all_ids = by.values().copied().collect();
         fx.push(Fixtures {
             by_collection: by,
@@ -382,6 +423,10 @@ async fn no_role_ever_reaches_another_hospital_or_a_sibling_department() {
         // Survey templates and questions are the hospital's; instances and answers are scoped.
         "/api/surveys/templates/",
         "/api/surveys/questions/",
+        // Action SLA configs, routing rules and escalation levels are hospital-wide configuration.
+        "/api/actions/sla-configs/",
+        "/api/actions/routing-rules/",
+        "/api/actions/escalation-levels/",
     ];
     let sibling_ids: BTreeSet<Uuid> = a_sib_fx
         .by_collection

@@ -48,6 +48,18 @@ impl<'a> Browser<'a> {
         (s, body)
     }
 
+    /// A GET as htmx sends it (the server answers with a fragment).
+    pub async fn get_htmx(&mut self, path: &str) -> String {
+        let r = self
+            .client
+            .get(self.app.url(path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn get_bytes(
         &mut self,
         path: &str,
