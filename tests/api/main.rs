@@ -21,6 +21,6 @@ mod notifications;
 mod organizations;
 mod rbac_matrix;
 mod scheduler;
-mod throughput;
 mod surveys;
+mod throughput;
 mod ui;
