@@ -158,10 +158,7 @@ fn meets(b: &Branch, answer: Option<&Value>) -> bool {
         "lte" => cmp(|p, q| p <= q),
         "gt" => cmp(|p, q| p > q),
         "gte" => cmp(|p, q| p >= q),
-        "in" => b
-            .value
-            .as_array()
-            .is_some_and(|vs| vs.iter().any(|v| contains(v))),
+        "in" => b.value.as_array().is_some_and(|vs| vs.iter().any(contains)),
         _ => false,
     }
 }

@@ -753,7 +753,7 @@ async fn analytics_page(
     let series = |b: &[analytics::Bucket], top: usize| -> Value {
         let mut v: Vec<&analytics::Bucket> = b.iter().collect();
         if top > 0 {
-            v.sort_by(|x, y| y.count.cmp(&x.count));
+            v.sort_by_key(|y| std::cmp::Reverse(y.count));
             v.truncate(top);
         }
         json!({

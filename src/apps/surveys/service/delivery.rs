@@ -430,9 +430,9 @@ pub async fn sweep<C: ConnectionTrait>(conn: &C, clock: &dyn Clock) -> AppResult
     let mut settings = std::collections::HashMap::new();
     let mut reminded = 0;
     for m in candidates {
-        if !settings.contains_key(&m.hospital_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = settings.entry(m.hospital_id) {
             let s = organizations::hospital_settings(conn, m.hospital_id).await?;
-            settings.insert(m.hospital_id, s.reminder_after_days);
+            e.insert(s.reminder_after_days);
         }
         let days = settings.get(&m.hospital_id).copied().unwrap_or(0);
         let Some(sent) = m.sent_at else { continue };
